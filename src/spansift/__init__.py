@@ -1,0 +1,19 @@
+"""spansift: the exception log for AI agents, kept from their OpenTelemetry traces."""
+
+from __future__ import annotations
+
+from spansift.model import Event, ExceptionType, Hit, Match, Severity, Span, SpanKind, StatusCode
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Event",
+    "ExceptionType",
+    "Hit",
+    "Match",
+    "Severity",
+    "Span",
+    "SpanKind",
+    "StatusCode",
+    "__version__",
+]

@@ -1,0 +1,108 @@
+"""Attribute keys spansift reads, in one place.
+
+The OTel GenAI conventions are still incubating and OpenInference evolves too;
+when a key is renamed upstream, this file is where the new spelling goes.
+"""
+
+from __future__ import annotations
+
+# OpenTelemetry GenAI semantic conventions.
+GEN_AI_OPERATION = "gen_ai.operation.name"
+GEN_AI_AGENT_NAME = "gen_ai.agent.name"
+GEN_AI_AGENT_ID = "gen_ai.agent.id"
+GEN_AI_WORKFLOW = "gen_ai.workflow.name"
+GEN_AI_TOOL_NAME = "gen_ai.tool.name"
+GEN_AI_TOOL_CALL_ID = "gen_ai.tool.call.id"
+GEN_AI_TOOL_DEFINITIONS = "gen_ai.tool.definitions"
+GEN_AI_CONVERSATION = "gen_ai.conversation.id"
+GEN_AI_INPUT_TOKENS = "gen_ai.usage.input_tokens"
+GEN_AI_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+GEN_AI_PROMPT_TOKENS_OLD = "gen_ai.usage.prompt_tokens"
+GEN_AI_COMPLETION_TOKENS_OLD = "gen_ai.usage.completion_tokens"
+GEN_AI_GUARDRAIL_NAME = "gen_ai.guardrail.name"
+GEN_AI_GUARDRAIL_VERDICT = "gen_ai.guardrail.verdict.type"
+GEN_AI_GUARDRAIL_ACTION = "gen_ai.guardrail.action.type"
+GEN_AI_EVALUATION_EVENT = "gen_ai.evaluation.result"
+GEN_AI_EVALUATION_NAME = "gen_ai.evaluation.name"
+GEN_AI_EVALUATION_LABEL = "gen_ai.evaluation.score.label"
+GEN_AI_EVALUATION_SCORE = "gen_ai.evaluation.score.value"
+GEN_AI_EVALUATION_EXPLANATION = "gen_ai.evaluation.explanation"
+ERROR_TYPE = "error.type"
+
+# Generic OpenTelemetry.
+SERVICE_NAME = "service.name"
+EXCEPTION_EVENT = "exception"
+EXCEPTION_TYPE = "exception.type"
+EXCEPTION_MESSAGE = "exception.message"
+ENDUSER_ID = "enduser.id"
+
+# OpenInference.
+OI_SPAN_KIND = "openinference.span.kind"
+OI_TOOL_NAME = "tool.name"
+OI_TOOL_ID = "tool.id"
+OI_AGENT_NAME = "agent.name"
+OI_SESSION_ID = "session.id"
+OI_USER_ID = "user.id"
+OI_GRAPH_NODE_NAME = "graph.node.name"
+OI_PROMPT_TOKENS = "llm.token_count.prompt"
+OI_COMPLETION_TOKENS = "llm.token_count.completion"
+OI_TOTAL_TOKENS = "llm.token_count.total"
+OI_TOOLS_PREFIX = "llm.tools."
+OI_TOOL_JSON_SCHEMA_SUFFIX = ".tool.json_schema"
+
+# spansift's own convention, for what no standard covers yet.
+SPANSIFT_WORKFLOW = "spansift.workflow"
+SPANSIFT_STEP = "spansift.step"
+SPANSIFT_GATE_NAME = "spansift.gate.name"
+SPANSIFT_GATE_DECISION = "spansift.gate.decision"
+SPANSIFT_HUMAN_DECISION = "spansift.human.decision"
+SPANSIFT_HUMAN_ACTOR = "spansift.human.actor"
+SPANSIFT_GUARDRAIL_NAME = "spansift.guardrail.name"
+SPANSIFT_GUARDRAIL_TRIGGERED = "spansift.guardrail.triggered"
+SPANSIFT_HANDOFF_TO = "spansift.handoff.to"
+
+# Raw keys normalization reads. The OTLP protobuf fast path decodes only these
+# plus the keys the loaded rules name; keys starting with a prefix here count too.
+NORMALIZE_KEYS = frozenset(
+    value
+    for name, value in dict(globals()).items()
+    if name.isupper()
+    and isinstance(value, str)
+    and not name.endswith(("_EVENT", "_PREFIX", "_SUFFIX"))
+    and not name.startswith(("EXCEPTION_", "GEN_AI_EVALUATION_"))
+)
+NORMALIZE_PREFIXES = (OI_TOOLS_PREFIX,)
+
+# Canonical fields: the names rules use whatever framework produced the span.
+CANONICAL_FIELDS = (
+    "span.name",
+    "span.kind",
+    "span.duration_ms",
+    "status",
+    "error.type",
+    "error.message",
+    "agent.name",
+    "agent.id",
+    "workflow",
+    "step",
+    "tool.name",
+    "tool.call_id",
+    "tool.offered",
+    "usage.input_tokens",
+    "usage.output_tokens",
+    "usage.total_tokens",
+    "guardrail.name",
+    "guardrail.triggered",
+    "gate.name",
+    "gate.decision",
+    "human.decision",
+    "human.actor",
+    "handoff.to",
+    "evaluation.name",
+    "evaluation.label",
+    "evaluation.score",
+    "evaluation.explanation",
+    "user.id",
+    "session.id",
+    "service.name",
+)
