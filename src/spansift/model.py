@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
-from typing import Union
+from typing import TypeAlias
 
 # An attribute value as OTLP carries it: scalars, homogeneous arrays (tuples),
 # and, from OTLP only, nested key/value lists (mappings) and bytes.
-AttrValue = Union[str, bool, int, float, bytes, tuple["AttrValue", ...], Mapping[str, "AttrValue"]]
+AttrValue: TypeAlias = (
+    "str | bool | int | float | bytes | tuple[AttrValue, ...] | Mapping[str, AttrValue]"
+)
 Attributes = Mapping[str, AttrValue]
 
 # What rules see: canonical fields plus every raw attribute, by key.

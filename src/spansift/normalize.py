@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from spansift import attrs as a
-from spansift.model import AttrValue, Attributes, Event, Span, StatusCode
+from spansift.model import Attributes, AttrValue, Event, Span, StatusCode
 
 _OI_KIND = {
     "AGENT": "agent",
@@ -256,4 +256,3 @@ def _number(value: Any) -> int | float | None:
         except ValueError:
             return None
     return None
-

@@ -1,0 +1,179 @@
+"""The exception log in DuckDB: idempotent, batched writes and plain SQL reads.
+
+One `ExceptionLog` owns one DuckDB connection and must be used from one thread at
+a time (the in-process processor and the receiver give it a dedicated writer
+thread). DuckDB allows a single writing process per file; readers in other
+processes go through the receiver's query endpoint or a Parquet export.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from spansift.errors import SpansiftError
+from spansift.evidence import hit_evidence
+from spansift.model import Hit
+from spansift.store.migrations import migrate
+
+DEFAULT_DB = "spansift.duckdb"
+_EPOCH = datetime(1970, 1, 1)  # naive UTC, like every TIMESTAMP column here
+
+_COLUMNS = (
+    ("exception_id", "VARCHAR"),
+    ("occurred_at", "TIMESTAMP"),
+    ("detected_at", "TIMESTAMP"),
+    ("workflow", "VARCHAR"),
+    ("step", "VARCHAR"),
+    ("trace_id", "VARCHAR"),
+    ("span_id", "VARCHAR"),
+    ("exception_type", "VARCHAR"),
+    ("severity", "VARCHAR"),
+    ("rule_id", "VARCHAR"),
+    ("agent", "VARCHAR"),
+    ("tool", "VARCHAR"),
+    ("boundary", "VARCHAR"),
+    ("summary", "VARCHAR"),
+    ("owner", "VARCHAR"),
+    ("status", "VARCHAR"),
+    ("resolution", "VARCHAR"),
+    ("follow_up", "VARCHAR"),
+    ("evidence", "JSON"),
+)
+COLUMN_NAMES = tuple(name for name, _ in _COLUMNS)
+
+
+def exception_id(rule_id: str, trace_id: str, span_id: str) -> str:
+    """Deterministic row id: the same rule on the same span always gives the same id."""
+    key = f"{rule_id}\x1f{trace_id}\x1f{span_id}".encode()
+    return hashlib.sha256(key).hexdigest()[:32]
+
+
+def utc_from_ns(ns: int) -> datetime:
+    """Naive UTC datetime (microsecond precision) from Unix nanoseconds."""
+    return _EPOCH + timedelta(microseconds=ns // 1000)
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def hit_row(hit: Hit, detected_at: datetime) -> tuple[Any, ...]:
+    """The `exceptions` row of a hit, in `COLUMN_NAMES` order."""
+    match, span, fields = hit.match, hit.span, hit.fields
+    return (
+        exception_id(match.rule_id, span.trace_id, span.span_id),
+        utc_from_ns(span.end_ns or span.start_ns),
+        detected_at,
+        _text(fields.get("workflow")),
+        _text(fields.get("step")),
+        span.trace_id,
+        span.span_id,
+        match.exception_type,
+        match.severity.value,
+        match.rule_id,
+        _text(fields.get("agent.name")),
+        _text(fields.get("tool.name")),
+        match.boundary,
+        match.summary,
+        match.owner,
+        "open",
+        None,
+        match.follow_up,
+        hit_evidence(hit),
+    )
+
+
+class ExceptionLog:
+    """A DuckDB file holding the exception log; opening it applies pending migrations."""
+
+    def __init__(self, path: str | Path = DEFAULT_DB, *, read_only: bool = False) -> None:
+        self.path = str(path)
+        created = self.path != ":memory:" and not os.path.exists(self.path)
+        try:
+            self.con = duckdb.connect(self.path, read_only=read_only)
+        except duckdb.IOException as exc:
+            msg = f"cannot open database {self.path}: {exc}"
+            raise SpansiftError(msg) from exc
+        if created:
+            os.chmod(self.path, 0o600)  # the log is evidence; keep it private by default
+        self.con.execute("SET TimeZone = 'UTC'")
+        self.schema_version = 0 if read_only else migrate(self.con)
+        self._staged = False
+
+    def write(self, hits: Sequence[Hit]) -> int:
+        """Insert the rows of `hits` in one transaction; returns how many were new."""
+        if not hits:
+            return 0
+        if not self._staged:
+            columns = ", ".join(f"{name} {kind}" for name, kind in _COLUMNS)
+            self.con.execute(f"CREATE TEMP TABLE IF NOT EXISTS staged_exceptions ({columns})")
+            self._staged = True
+        detected_at = utc_now()
+        self.con.begin()
+        try:
+            appender = self.con.appender("staged_exceptions")
+            appender.append_rows([hit_row(hit, detected_at) for hit in hits])
+            appender.flush()
+            row = self.con.execute(
+                "INSERT INTO exceptions SELECT * FROM staged_exceptions ON CONFLICT DO NOTHING"
+            ).fetchone()
+            self.con.execute("DELETE FROM staged_exceptions")
+            self.con.commit()
+        except Exception:
+            self.con.rollback()
+            raise
+        return int(row[0]) if row else 0
+
+    def record_gap(
+        self, source: str, first_ns: int, last_ns: int, lost_spans: int, reason: str
+    ) -> None:
+        """Record that `lost_spans` spans between two times never reached the rules."""
+        gap_id = hashlib.sha256(f"{source}\x1f{first_ns}\x1f{reason}".encode()).hexdigest()[:32]
+        self.con.execute(
+            "INSERT INTO evidence_gaps VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (gap_id) DO UPDATE SET last_at = excluded.last_at, "
+            "lost_spans = excluded.lost_spans, recorded_at = excluded.recorded_at",
+            [
+                gap_id,
+                source,
+                utc_from_ns(first_ns),
+                utc_from_ns(last_ns),
+                lost_spans,
+                reason,
+                utc_now(),
+            ],
+        )
+
+    def query(
+        self, sql: str, params: Sequence[Any] | None = None
+    ) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+        """Run SQL and return column names and rows."""
+        cursor = self.con.execute(sql, params or [])
+        columns = tuple(d[0] for d in cursor.description or ())
+        return columns, cursor.fetchall()
+
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the database file."""
+        self.con.execute("CHECKPOINT")
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> ExceptionLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
