@@ -46,7 +46,9 @@ def test_protobuf_equals_sdk(sdk_spans: list[Span]) -> None:
 )
 def test_json_equals_sdk(sdk_spans: list[Span], upper_hex: bool, bare_ints: bool) -> None:
     """OTLP/JSON of the SDK spans, with any hex case and int64 form, gives the same spans."""
-    doc = request_to_json(encode_spans(make_agent_spans()), upper_hex=upper_hex, bare_ints=bare_ints)
+    doc = request_to_json(
+        encode_spans(make_agent_spans()), upper_hex=upper_hex, bare_ints=bare_ints
+    )
     assert spans_from_json(json.loads(json.dumps(doc))) == sdk_spans
 
 
