@@ -1,0 +1,160 @@
+"""Inline rule tests: `tests:` entries of a rule, parsed into `CaseSpec`s.
+
+tests:
+  - hit: true
+    span: {name: execute_tool refund, status: error, gen_ai.operation.name: execute_tool}
+  - hit: false
+    fixture: fixtures/ok_run.json     # OTLP JSON, relative to the rule file
+    contracts: {agents: {support: {tools: {allowed: [refund]}}}}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from spansift.model import AttrValue
+from spansift.rules._yaml import MappingNode, Node, Reader, SequenceNode, kind_name, to_python
+from spansift.rules.contracts import parse_contracts
+from spansift.rules.spec import CaseSpec, TestSpan
+
+CASE_KEYS = ("hit", "span", "fixture", "contracts", "note")
+STATUSES = ("ok", "error", "unset")
+
+
+def parse_cases(r: Reader, node: Node, base: Path) -> tuple[CaseSpec, ...]:
+    """The cases of one rule; malformed cases are reported and left out."""
+    if not isinstance(node, SequenceNode):
+        r.add(
+            node,
+            "RULE_BAD_TEST",
+            f"'tests' must be a list, got {kind_name(node)}",
+            "write '- hit: true' entries with a 'span:' each",
+        )
+        return ()
+    out = (_case(r, item, base) for item in node.value)
+    return tuple(c for c in out if c is not None)
+
+
+def _case(r: Reader, node: Node, base: Path) -> CaseSpec | None:
+    if not isinstance(node, MappingNode):
+        r.add(
+            node,
+            "RULE_BAD_TEST",
+            f"a test case must be a mapping, got {kind_name(node)}",
+            "write '- hit: true' and 'span: {...}'",
+        )
+        return None
+    f: dict[str, Node] = {}
+    for key, key_node, value in r.pairs(node):
+        if key in CASE_KEYS:
+            f[key] = value
+        else:
+            r.unknown_key(key_node, key, CASE_KEYS, "key in a test case")
+    hit = r.boolean(f["hit"], "'hit'") if "hit" in f else None
+    if "hit" not in f:
+        r.add(
+            node,
+            "RULE_BAD_TEST",
+            "a test case needs 'hit: true' or 'hit: false'",
+            "say whether the rule must fire on this span",
+        )
+    if ("span" in f) == ("fixture" in f):
+        r.add(
+            node,
+            "RULE_BAD_TEST",
+            "a test case needs exactly one of 'span' or 'fixture'",
+            "give an inline 'span:' mapping or a 'fixture:' OTLP JSON path",
+        )
+        return None
+    contracts = parse_contracts(f["contracts"], r.path, r.problems) if "contracts" in f else None
+    if "fixture" in f:
+        name = r.string(f["fixture"], "'fixture'")
+        if name is None:
+            return None
+        path = base / name
+        if not path.is_file():
+            r.add(
+                f["fixture"],
+                "RULE_FIXTURE_NOT_FOUND",
+                f"no such fixture file: {path}",
+                "fixture paths are relative to the rule file",
+            )
+            return None
+        if hit is None:
+            return None
+        return CaseSpec(hit, r.origin(node), fixture=str(path), contracts=contracts)
+    span = _span(r, f["span"])
+    if span is None or hit is None:
+        return None
+    return CaseSpec(hit, r.origin(node), span=span, contracts=contracts)
+
+
+def _span(r: Reader, node: Node) -> TestSpan | None:
+    if not isinstance(node, MappingNode):
+        r.add(
+            node,
+            "RULE_BAD_TEST",
+            f"'span' must be a mapping, got {kind_name(node)}",
+            "write attributes as 'key: value', plus optional name, status, events",
+        )
+        return None
+    name, status, message = "test", "unset", ""
+    attributes: dict[str, AttrValue] = {}
+    events: list[tuple[str, Mapping[str, AttrValue]]] = []
+    for key, _, value in r.pairs(node):
+        if key == "name":
+            name = r.string(value, "span 'name'") or name
+        elif key == "status":
+            status = str(r.scalar(value)).lower()
+            if status not in STATUSES:
+                r.add(
+                    value,
+                    "RULE_BAD_TEST",
+                    f"unknown span status '{status}'",
+                    "valid: " + ", ".join(STATUSES),
+                )
+                return None
+        elif key == "status_message":
+            message = r.string(value, "'status_message'") or ""
+        elif key == "events":
+            parsed = _events(r, value)
+            if parsed is None:
+                return None
+            events = parsed
+        elif (raw := to_python(value)) is not None:
+            attributes[key] = _attr(raw)
+    return TestSpan(name, status, message, attributes, tuple(events))
+
+
+def _events(r: Reader, node: Node) -> list[tuple[str, Mapping[str, AttrValue]]] | None:
+    items = node.value if isinstance(node, SequenceNode) else None
+    if items is None or not all(isinstance(i, MappingNode) for i in items):
+        r.add(
+            node,
+            "RULE_BAD_TEST",
+            "'events' must be a list of mappings",
+            "write '- name: gen_ai.evaluation.result' plus the event's attributes",
+        )
+        return None
+    out: list[tuple[str, Mapping[str, AttrValue]]] = []
+    for item in items:
+        data = to_python(item)
+        name = data.pop("name", None)
+        if not isinstance(name, str):
+            r.add(item, "RULE_BAD_TEST", "an event needs a 'name'", "add 'name: exception'")
+            return None
+        out.append((name, {str(k): _attr(v) for k, v in data.items()}))
+    return out
+
+
+def _attr(value: Any) -> AttrValue:
+    """A YAML value as an OTLP attribute value: lists become tuples, nested maps stay maps."""
+    if isinstance(value, list):
+        return tuple(_attr(v) for v in value)
+    if isinstance(value, dict):
+        return {str(k): _attr(v) for k, v in value.items()}
+    if isinstance(value, (str, bool, int, float, bytes)):
+        return value
+    return str(value)

@@ -1,0 +1,145 @@
+"""The loaded, compiled rule pack and the one call the pipeline makes per span.
+
+`RuleSet.match` is pure and never raises: a rule that fails on an odd value is
+counted in `runtime_errors` (and per rule in `errors_by_rule`) and skipped for
+that span. Rules whose condition requires certain `span.kind` values are indexed
+by kind, so a span only pays for the rules that can match it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from spansift.errors import ConfigError
+from spansift.model import AttrValue, Fields, Match
+from spansift.rules._fields import is_raw
+from spansift.rules._yaml import Problems, did_you_mean
+from spansift.rules.compile import CompiledRule, Compiler
+from spansift.rules.contracts import Contract, Contracts, load_contracts
+from spansift.rules.load import load_pack
+
+_NO_CONTRACT: Mapping[str, AttrValue] = {}
+
+
+def default_rules_dir() -> Path:
+    """The default pack: the wheel's `spansift/default_rules`, else the repository's `rules/`."""
+    installed = Path(__file__).resolve().parent.parent / "default_rules"
+    if installed.is_dir():
+        return installed
+    return Path(__file__).resolve().parents[3] / "rules"
+
+
+class RuleSet:
+    """Enabled span rules in load order, with the contracts they read."""
+
+    def __init__(
+        self,
+        compiled: Sequence[CompiledRule],
+        contracts: Contracts | None = None,
+        *,
+        list_count: int = 0,
+        macro_count: int = 0,
+    ) -> None:
+        self.all_rules: tuple[CompiledRule, ...] = tuple(compiled)
+        self.rules: tuple[CompiledRule, ...] = tuple(r for r in compiled if r.spec.enabled)
+        self.contracts = contracts or Contracts(())
+        self.list_count = list_count
+        self.macro_count = macro_count
+        self.wanted_keys: frozenset[str] = frozenset(
+            field for rule in self.rules for field in rule.reads if is_raw(field)
+        )
+        self.runtime_errors = 0
+        self.errors_by_rule: dict[str, int] = {}
+        self._by_id = {r.id: r for r in self.all_rules}
+        kinds = {k for r in self.rules if r.kinds is not None for k in r.kinds}
+        self._unguarded = tuple(r for r in self.rules if r.kinds is None)
+        self._by_kind = {
+            kind: tuple(r for r in self.rules if r.kinds is None or kind in r.kinds)
+            for kind in kinds
+        }
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def rules_for(self, fields: Fields) -> tuple[CompiledRule, ...]:
+        """The rules that can match a span, chosen by its `span.kind`."""
+        kind = fields.get("span.kind")
+        if isinstance(kind, str):
+            return self._by_kind.get(kind, self._unguarded)
+        return self._unguarded
+
+    def contract_for(self, fields: Fields) -> tuple[Contract | None, Mapping[str, AttrValue]]:
+        """The contract matched by the span's `agent.name`, and its `contract.*` fields."""
+        if not self.contracts:
+            return None, _NO_CONTRACT
+        return self.contracts.lookup(fields.get("agent.name"))
+
+    def match(self, fields: Fields) -> list[Match]:
+        """Every rule that fires on one span's fields. Pure; never raises."""
+        out: list[Match] = []
+        rules = self.rules_for(fields)
+        if not rules:
+            return out
+        try:
+            contract, cfields = self.contract_for(fields)
+        except Exception:  # a hostile agent name must not stop the pipeline
+            self.runtime_errors += 1
+            contract, cfields = None, _NO_CONTRACT
+        for rule in rules:
+            try:
+                if rule.hits(fields, cfields):
+                    out.append(self._match(rule, fields, cfields, contract))
+            except Exception:  # counted and skipped, see module docstring
+                self.runtime_errors += 1
+                self.errors_by_rule[rule.id] = self.errors_by_rule.get(rule.id, 0) + 1
+        return out
+
+    def explain(self, rule_id: str) -> str:
+        """The compiled condition of a rule, exceptions included, on one readable line."""
+        rule = self._by_id.get(rule_id)
+        if rule is None:
+            msg = f"no rule '{rule_id}'; {did_you_mean(rule_id, self._by_id)}".rstrip("; ")
+            raise KeyError(msg)
+        return rule.explain()
+
+    def rule(self, rule_id: str) -> CompiledRule | None:
+        """A rule by id, enabled or not."""
+        return self._by_id.get(rule_id)
+
+    @staticmethod
+    def _match(
+        rule: CompiledRule, fields: Fields, cfields: Fields, contract: Contract | None
+    ) -> Match:
+        spec = rule.spec
+        owner = contract.owner if contract is not None and contract.owner else spec.owner
+        return Match(
+            rule_id=spec.id,
+            exception_type=spec.exception.value,
+            severity=spec.severity,
+            boundary=spec.boundary,
+            summary=rule.summary(fields, cfields),
+            owner=owner,
+            follow_up=spec.follow_up.value if spec.follow_up else None,
+        )
+
+
+def load_ruleset(
+    paths: Sequence[str | Path] | None = None,
+    contracts: str | Path | Mapping[str, object] | None = None,
+) -> RuleSet:
+    """Load, validate and compile rule files (default: the default pack) and contracts.
+
+    A path may be a folder (its *.yaml / *.yml files in name order) or a file.
+    Raises `ConfigError` carrying every problem found in every file.
+    """
+    problems = Problems()
+    pack = load_pack(list(paths) if paths is not None else [default_rules_dir()], problems)
+    loaded = load_contracts(contracts, problems) if contracts is not None else None
+    compiler = Compiler(pack, problems)
+    compiled = compiler.rules()
+    if problems:
+        raise ConfigError(tuple(problems.items))
+    return RuleSet(
+        compiled, loaded, list_count=len(compiler.lists), macro_count=len(compiler.macros)
+    )
