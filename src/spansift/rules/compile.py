@@ -53,7 +53,8 @@ class CompiledRule:
     spec: RuleSpec
     condition: Matcher
     exceptions: tuple[tuple[str, Matcher], ...]
-    summary_parts: tuple[tuple[str, str | None], ...]  # (literal text, field or None)
+    # (literal text, fields tried in order for the placeholder after it; empty at the end)
+    summary_parts: tuple[tuple[str, tuple[str, ...]], ...]
 
     @property
     def id(self) -> str:
@@ -68,7 +69,7 @@ class CompiledRule:
         out = set(self.condition.reads)
         for _, matcher in self.exceptions:
             out |= matcher.reads
-        out.update(field for _, field in self.summary_parts if field)
+        out.update(field for _, fields in self.summary_parts for field in fields)
         return frozenset(out)
 
     def hits(self, fields: Fields, contract: Fields) -> bool:
@@ -80,11 +81,10 @@ class CompiledRule:
     def summary(self, fields: Fields, contract: Fields) -> str:
         """The summary template filled from the fields; a missing field reads '-'."""
         out: list[str] = []
-        for literal, field in self.summary_parts:
+        for literal, names in self.summary_parts:
             out.append(literal)
-            if field is not None:
-                source = contract if field.startswith("contract.") else fields
-                out.append(_render(source.get(field)))
+            if names:
+                out.append(_render(_first(names, fields, contract)))
         return "".join(out)
 
     def explain(self) -> str:
@@ -95,6 +95,14 @@ class CompiledRule:
         if self.condition.precedence < _AND:
             text = f"({text})"
         return text + "".join(f" && !({m.text})" for _, m in self.exceptions)
+
+
+def _first(names: tuple[str, ...], fields: Fields, contract: Fields) -> Any:
+    for name in names:
+        value = (contract if name.startswith("contract.") else fields).get(name)
+        if value is not None and value != "":
+            return value
+    return None
 
 
 def _render(value: Any) -> str:
@@ -311,11 +319,13 @@ def _reads(parts: list[Matcher]) -> frozenset[str]:
     return frozenset().union(*(p.reads for p in parts))
 
 
-def _template(summary: str) -> tuple[tuple[str, str | None], ...]:
-    parts: list[tuple[str, str | None]] = []
+def _template(summary: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """`"a {x|y} b"` -> (("a ", ("x", "y")), (" b", ())): the first present field fills it."""
+    parts: list[tuple[str, tuple[str, ...]]] = []
     pos = 0
     for found in PLACEHOLDER.finditer(summary):
-        parts.append((summary[pos : found.start()], found.group(1).strip()))
+        names = tuple(n.strip() for n in found.group(1).split("|"))
+        parts.append((summary[pos : found.start()], names))
         pos = found.end()
-    parts.append((summary[pos:], None))
+    parts.append((summary[pos:], ()))
     return tuple(parts)

@@ -367,9 +367,12 @@ class _FileLoader:
         return tuple(out) if ok else None
 
     def _check_template(self, node: Node, template: str) -> None:
-        for name in PLACEHOLDER.findall(template):
-            hint = (
-                field_hint(name.strip()) if name.strip() else "write a field name inside the braces"
-            )
-            if hint is not None:
-                self.r.add(node, "RULE_UNKNOWN_FIELD", f"unknown field '{name}' in summary", hint)
+        """Placeholders are `{field}` or `{first|second}` (the first present field is used)."""
+        for names in PLACEHOLDER.findall(template):
+            for raw in names.split("|"):
+                name = raw.strip()
+                hint = field_hint(name) if name else "write a field name inside the braces"
+                if hint is not None:
+                    self.r.add(
+                        node, "RULE_UNKNOWN_FIELD", f"unknown field '{name}' in summary", hint
+                    )
