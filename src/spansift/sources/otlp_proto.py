@@ -30,6 +30,7 @@ __all__ = [
 # Index by the protocol number; values outside the enums fall back to the zero value.
 _KINDS = tuple(SpanKind)
 _STATUSES = tuple(StatusCode)
+_SCALARS = frozenset({"string_value", "int_value", "bool_value", "double_value"})
 
 
 def decode_request(body: bytes) -> ExportTraceServiceRequest:
@@ -132,9 +133,15 @@ def scan_request(
                 for kv in span.attributes:
                     key = kv.key
                     if key in wanted or (prefixes and key.startswith(prefixes)):
-                        value = _value(kv.value)
-                        if value is not None:
-                            attributes[key] = value
+                        # Scalars inline: a call per attribute is a large share of this loop.
+                        any_value = kv.value
+                        which = any_value.WhichOneof("value")
+                        if which in _SCALARS:
+                            attributes[key] = getattr(any_value, which)
+                        else:
+                            value = _value(any_value)
+                            if value is not None:
+                                attributes[key] = value
                 view.attributes = attributes
                 events = span.events
                 view.events = _events(events) if events else ()
