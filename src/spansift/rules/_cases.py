@@ -51,7 +51,7 @@ def _case(r: Reader, node: Node, base: Path) -> CaseSpec | None:
         if key in CASE_KEYS:
             f[key] = value
         else:
-            r.unknown_key(key_node, key, CASE_KEYS, "key in a test case")
+            r.unknown_key(key_node, key, CASE_KEYS, "a test case")
     hit = r.boolean(f["hit"], "'hit'") if "hit" in f else None
     if "hit" not in f:
         r.add(

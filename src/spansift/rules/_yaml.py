@@ -107,6 +107,8 @@ def to_python(node: Node) -> Any:
 def did_you_mean(word: str, choices: Iterable[str], *, cutoff: float = 0.6) -> str:
     """A hint naming the closest choice, or listing the valid ones when none is close."""
     options = sorted(set(choices))
+    if not options:
+        return ""
     close = difflib.get_close_matches(word, options, n=1, cutoff=cutoff)
     if close:
         return f"did you mean '{close[0]}'?"
@@ -186,4 +188,6 @@ class Reader:
         return tuple(s for s in out if s is not None)
 
     def unknown_key(self, node: Node, key: str, valid: Iterable[str], what: str) -> None:
-        self.add(node, "RULE_UNKNOWN_KEY", f"unknown {what} '{key}'", did_you_mean(key, valid))
+        self.add(
+            node, "RULE_UNKNOWN_KEY", f"unknown key '{key}' in {what}", did_you_mean(key, valid)
+        )

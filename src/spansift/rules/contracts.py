@@ -142,7 +142,7 @@ def parse_contracts(node: Node | None, path: str, problems: Problems) -> Contrac
     found = False
     for key, key_node, value in pairs(path, node, problems):
         if key != "agents":
-            _unknown(problems, path, node=key_node, key=key, valid=_TOP_KEYS, what="top-level key")
+            _unknown(problems, path, node=key_node, key=key, valid=_TOP_KEYS, what="the top level")
             continue
         found = True
         if not isinstance(value, MappingNode):
@@ -189,7 +189,7 @@ def _agent(
                 node=key_node,
                 key=key,
                 valid=_AGENT_KEYS,
-                what=f"key in contract '{name}'",
+                what=f"contract '{name}'",
             )
     allowed = values.get("allowed")
     approval = values.get("require_approval") or ()
@@ -214,16 +214,17 @@ def _section(
         return out
     for key, key_node, value in pairs(path, node, problems):
         if key not in keys:
-            _unknown(problems, path, node=key_node, key=key, valid=keys, what=f"key in {what}")
+            _unknown(problems, path, node=key_node, key=key, valid=keys, what=what)
         elif key in _BUDGET_KEYS:
             number = to_python(value) if isinstance(value, ScalarNode) else None
             if isinstance(number, int) and not isinstance(number, bool) and number > 0:
                 out[key] = number
             else:
+                shown = repr(number) if isinstance(value, ScalarNode) else kind_name(value)
                 problems.add(
                     origin_of(path, value),
                     "CONTRACT_BAD_BUDGET",
-                    f"{what}.{key} must be a positive whole number, got {kind_name(value)}",
+                    f"{what}.{key} must be a positive whole number, got {shown}",
                     f"write e.g. '{key}: 20000'",
                 )
         else:
@@ -266,6 +267,6 @@ def _unknown(
     problems.add(
         origin_of(path, node),
         "CONTRACT_UNKNOWN_KEY",
-        f"unknown {what} '{key}'",
+        f"unknown key '{key}' in {what}",
         did_you_mean(key, valid),
     )

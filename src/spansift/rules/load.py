@@ -137,7 +137,7 @@ class _FileLoader:
             elif key == "items":
                 self.items(value)
             else:
-                r.unknown_key(key_node, key, TOP_KEYS, "top-level key")
+                r.unknown_key(key_node, key, TOP_KEYS, "the top level")
         if not version_seen:
             r.add(
                 node,
@@ -185,7 +185,7 @@ class _FileLoader:
             if key in valid:
                 out[key] = value
             else:
-                self.r.unknown_key(key_node, key, valid, f"key in {what}")
+                self.r.unknown_key(key_node, key, valid, what)
         return out
 
     def _name(self, node: Node, what: str) -> str | None:

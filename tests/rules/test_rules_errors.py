@@ -1,0 +1,102 @@
+"""Bad rule and contract files: each reports its error code at the right file:line:col."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from spansift.errors import ConfigError
+from spansift.rules import load_ruleset
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "rules"
+BAD = sorted((FIXTURES / "bad").glob("*.yaml"))
+BAD_CONTRACTS = sorted((FIXTURES / "bad_contracts").glob("*.yaml"))
+
+
+def _expected(path: Path) -> str:
+    first = path.read_text(encoding="utf-8").splitlines()[0]
+    assert first.startswith("# expect: "), f"{path.name} lacks its '# expect:' line"
+    return first.removeprefix("# expect: ")
+
+
+def _first_line(error: ConfigError) -> str:
+    return str(error.problems[0]).splitlines()[0]
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, id=p.stem) for p in BAD])
+def test_bad_rule_file(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bad rule file fails to load and its first problem is the line stored in the file."""
+    monkeypatch.chdir(path.parent)
+    with pytest.raises(ConfigError) as caught:
+        load_ruleset([path.name])
+    assert _first_line(caught.value) == _expected(path)
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, id=p.stem) for p in BAD_CONTRACTS])
+def test_bad_contracts_file(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bad contracts file fails to load and its first problem is the line stored in the file."""
+    monkeypatch.chdir(path.parent)
+    with pytest.raises(ConfigError) as caught:
+        load_ruleset(["../ok.yaml"], contracts=path.name)
+    assert _first_line(caught.value) == _expected(path)
+
+
+def test_every_error_code_has_a_fixture() -> None:
+    """Each problem code the loader can report has one bad fixture file that shows it."""
+    codes = {_expected(p).split(": ")[1] for p in BAD + BAD_CONTRACTS}
+    wanted = {
+        "RULE_YAML_SYNTAX", "RULE_BAD_VERSION", "RULE_UNKNOWN_KEY", "RULE_BAD_FILE",
+        "RULE_BAD_ITEM", "RULE_MISSING_KEY", "RULE_BAD_VALUE", "RULE_BAD_ID", "RULE_DUPLICATE_ID",
+        "RULE_DUPLICATE_NAME", "RULE_DUPLICATE_KEY", "RULE_UNKNOWN_EXCEPTION_TYPE",
+        "RULE_UNKNOWN_SEVERITY", "RULE_UNKNOWN_FOLLOW_UP", "RULE_UNKNOWN_FIELD",
+        "RULE_UNKNOWN_MODIFIER", "RULE_UNKNOWN_LIST", "RULE_UNKNOWN_MACRO", "RULE_MACRO_CYCLE",
+        "RULE_BAD_REGEX", "RULE_BAD_CONDITION", "RULE_OVERRIDE_UNKNOWN_ID", "RULE_EMPTY_OVERRIDE",
+        "RULE_UNSUPPORTED_SCOPE", "RULE_BAD_TEST", "RULE_FIXTURE_NOT_FOUND",
+        "CONTRACT_YAML_SYNTAX", "CONTRACT_UNKNOWN_KEY", "CONTRACT_BAD_VALUE", "CONTRACT_BAD_BUDGET",
+        "CONTRACT_APPROVAL_NOT_ALLOWED",
+    }  # fmt: skip
+    assert wanted <= codes, sorted(wanted - codes)
+
+
+def test_all_errors_in_a_file_are_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four mistakes in one file give four problems, in file order, with did-you-mean hints."""
+    monkeypatch.chdir(FIXTURES / "bad")
+    with pytest.raises(ConfigError) as caught:
+        load_ruleset(["multiple.yaml"])
+    problems = caught.value.problems
+    assert [(p.origin.line, p.code) for p in problems] == [
+        (6, "RULE_UNKNOWN_EXCEPTION_TYPE"),
+        (7, "RULE_UNKNOWN_SEVERITY"),
+        (12, "RULE_UNKNOWN_MODIFIER"),
+        (18, "RULE_UNKNOWN_MACRO"),
+    ]
+    assert [p.hint for p in problems[:3]] == [
+        "did you mean 'tool_error'?",
+        "did you mean 'high'?",
+        "did you mean 'contains'?",
+    ]
+
+
+def test_errors_in_several_files_are_collected(tmp_path: Path) -> None:
+    """Problems from two files and a missing path are raised together in one ConfigError."""
+    (tmp_path / "a.yaml").write_text("spansift_rules: 1\nitems: [{rule: a}]\n")
+    (tmp_path / "b.yaml").write_text("spansift_rules: 3\nitems: []\n")
+    with pytest.raises(ConfigError) as caught:
+        load_ruleset([tmp_path, tmp_path / "nope.yaml"])
+    codes = [p.code for p in caught.value.problems]
+    assert codes == ["RULE_FILE_NOT_FOUND", "RULE_MISSING_KEY", "RULE_BAD_VERSION"]
+
+
+def test_misspelt_field_is_an_error_but_other_dotted_keys_are_raw(tmp_path: Path) -> None:
+    """'tool.nam' is rejected as a misspelling; 'myapp.tenant' is accepted as a raw key."""
+    rule = (
+        "spansift_rules: 1\nitems:\n  - rule: r\n    exception: tool_error\n    severity: low\n"
+        "    boundary: b\n    summary: s\n    when: {%s: x}\n"
+    )
+    (tmp_path / "ok.yaml").write_text(rule % "myapp.tenant")
+    assert load_ruleset([tmp_path / "ok.yaml"]).wanted_keys == {"myapp.tenant"}
+    (tmp_path / "bad.yaml").write_text(rule % "tool.nam")
+    with pytest.raises(ConfigError) as caught:
+        load_ruleset([tmp_path / "bad.yaml"])
+    assert caught.value.problems[0].hint == "did you mean 'tool.name'?"
