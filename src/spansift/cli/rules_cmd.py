@@ -54,12 +54,13 @@ def test_cmd(dirs: tuple[str, ...], contracts: str | None) -> None:
         if not results:
             click.echo(f"SKIP {rule_id} (no cases)")
             continue
-        click.echo(f"{'FAIL' if failed else 'PASS'} {rule_id} ({_cases(len(results))})")
+        click.echo(f"{'FAIL' if failed else 'PASS'} {rule_id} ({_count(len(results), 'case')})")
         for result in failed:
             click.echo(f"  {result.case.origin}: {result.detail}")
     failures = cases - passed
     click.echo(
-        f"{len(ruleset.all_rules)} rules, {_cases(cases)}: {passed} passed, {failures} failed"
+        f"{_count(len(ruleset.all_rules), 'rule')}, {_count(cases, 'case')}: "
+        f"{passed} passed, {failures} failed"
     )
     if failures:
         raise SystemExit(1)
@@ -142,5 +143,5 @@ def _where(dirs: Sequence[str]) -> str:
     return ", ".join(dirs) if dirs else str(default_rules_dir())
 
 
-def _cases(count: int) -> str:
-    return f"{count} case{'s' if count != 1 else ''}"
+def _count(count: int, word: str) -> str:
+    return f"{count} {word}{'s' if count != 1 else ''}"

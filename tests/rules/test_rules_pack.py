@@ -1,0 +1,71 @@
+"""The default pack in rules/: every rule is tested both ways, and all its cases pass."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from spansift.rules import RuleSet, default_rules_dir, load_ruleset
+from spansift.rules.cases import run_cases
+
+REPO_RULES = Path(__file__).resolve().parents[2] / "rules"
+SPAN_TYPES = {
+    "wrong_tool", "unknown_tool", "tool_error", "approval_denied", "approval_escalated",
+    "guardrail_tripped", "policy_violation", "handoff_to_human", "human_override", "rollback",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def pack() -> RuleSet:
+    return load_ruleset([REPO_RULES])
+
+
+def test_default_rules_dir_is_the_repository_pack() -> None:
+    """In a source checkout the default pack is the top-level rules/ folder."""
+    assert default_rules_dir().resolve() in {
+        REPO_RULES,
+        REPO_RULES.parent / "src/spansift/default_rules",
+    }
+    assert len(load_ruleset()) == len(load_ruleset([REPO_RULES]))
+
+
+def test_pack_covers_every_span_level_exception_type(pack: RuleSet) -> None:
+    """The default pack has a rule for each span-level exception type."""
+    assert {r.spec.exception.value for r in pack.rules} >= SPAN_TYPES
+
+
+def test_every_rule_has_a_hit_and_a_no_hit_case(pack: RuleSet) -> None:
+    """No rule in rules/ ships without at least one case that hits and one that does not."""
+    lacking = [
+        r.id for r in pack.all_rules if not {True, False} <= {case.hit for case in r.spec.tests}
+    ]
+    assert lacking == []
+
+
+def test_every_default_case_passes(pack: RuleSet) -> None:
+    """Every case of every rule in the default pack gives the expected verdict."""
+    failures = [
+        f"{r.rule_id} {r.case.origin}: {r.detail}"
+        for results in run_cases(pack).values()
+        for r in results
+        if not r.passed
+    ]
+    assert failures == []
+
+
+def test_tool_rules_are_indexed_by_span_kind(pack: RuleSet) -> None:
+    """Rules that require a tool span are not run for an LLM span."""
+    tool_only = {"tool_error", "unknown_tool", "wrong_tool"}
+    llm_rules = {r.id for r in pack.rules_for({"span.kind": "llm"})}
+    tool_rules = {r.id for r in pack.rules_for({"span.kind": "tool"})}
+    assert not tool_only & llm_rules
+    assert tool_only <= tool_rules
+
+
+def test_wanted_keys_name_the_raw_attributes_the_pack_reads(pack: RuleSet) -> None:
+    """wanted_keys lists raw keys such as pydantic-ai's failure stage, never canonical fields."""
+    assert "pydantic_ai.tool.failure_stage" in pack.wanted_keys
+    assert "agt.policy.action" in pack.wanted_keys
+    assert "tool.name" not in pack.wanted_keys
+    assert not any(k.startswith("contract.") for k in pack.wanted_keys)
