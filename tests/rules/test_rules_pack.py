@@ -69,3 +69,25 @@ def test_wanted_keys_name_the_raw_attributes_the_pack_reads(pack: RuleSet) -> No
     assert "agt.policy.action" in pack.wanted_keys
     assert "tool.name" not in pack.wanted_keys
     assert not any(k.startswith("contract.") for k in pack.wanted_keys)
+
+
+def test_fixture_cases_read_otlp_json() -> None:
+    """A case with `fixture:` runs every span of an OTLP JSON file and hits if any span does."""
+    folder = Path(__file__).resolve().parent.parent / "fixtures" / "rules" / "with_fixtures"
+    ruleset = load_ruleset([folder])
+    results = run_cases(ruleset)["unknown_tool_from_fixture"]
+    assert [(r.case.hit, r.passed, r.detail) for r in results] == [
+        (True, True, ""),
+        (False, True, ""),
+    ]
+
+
+def test_public_api() -> None:
+    """spansift.rules exports exactly the names its __all__ lists."""
+    import spansift.rules
+
+    assert sorted(spansift.rules.__all__) == [
+        "CompiledRule", "Contract", "Contracts", "Matcher", "RuleSet", "default_rules_dir",
+        "load_ruleset",
+    ]  # fmt: skip
+    assert all(hasattr(spansift.rules, name) for name in spansift.rules.__all__)
