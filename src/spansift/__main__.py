@@ -1,0 +1,3 @@
+from spansift.cli import main
+
+main()

@@ -1,0 +1,21 @@
+"""The `spansift` command line."""
+
+from __future__ import annotations
+
+import click
+
+from spansift import __version__
+from spansift.cli._ingest import ingest
+from spansift.cli._log import ls, query, stats
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="spansift")
+def main() -> None:
+    """spansift keeps the exception log of AI agents from their OpenTelemetry traces."""
+
+
+main.add_command(ingest)
+main.add_command(ls)
+main.add_command(query)
+main.add_command(stats)

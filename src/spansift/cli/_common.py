@@ -1,0 +1,84 @@
+"""Options and helpers shared by the CLI commands."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import duckdb
+
+from spansift.errors import ConfigError, SpansiftError
+from spansift.rules import RuleSet, load_ruleset
+from spansift.store.log import DEFAULT_DB, ExceptionLog
+
+F = TypeVar("F", bound=Callable[..., Any])
+CONTRACTS_FILE = "spansift.yaml"
+
+
+def db_option(func: F) -> F:
+    return click.option(
+        "--db",
+        envvar="SPANSIFT_DB",
+        default=DEFAULT_DB,
+        show_default=True,
+        type=click.Path(dir_okay=False),
+        help="DuckDB file of the exception log (env SPANSIFT_DB).",
+    )(func)
+
+
+def rules_options(func: F) -> F:
+    func = click.option(
+        "--contracts",
+        type=click.Path(exists=True, dir_okay=False),
+        help=f"Agent contracts file [default: ./{CONTRACTS_FILE} if present].",
+    )(func)
+    return click.option(
+        "--rules",
+        "rule_paths",
+        multiple=True,
+        type=click.Path(exists=True),
+        help="Rule folder or file; repeatable [default: the built-in pack].",
+    )(func)
+
+
+def fail(message: str) -> None:
+    """Print one `Error:` line and exit with status 1."""
+    raise click.ClickException(message)
+
+
+def load_rules(rule_paths: Sequence[str], contracts: str | None) -> RuleSet:
+    """Load rules and contracts, or print every problem and exit 1."""
+    if contracts is None and os.path.exists(CONTRACTS_FILE):
+        contracts = CONTRACTS_FILE
+    try:
+        return load_ruleset(list(rule_paths) or None, contracts)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        fail(f"{len(exc.problems)} problem(s) in rules or contracts; fix them and run again")
+        raise  # unreachable: fail() raises
+
+
+def read_query(
+    db: str, sql: str, params: Sequence[Any] | None = None
+) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+    """Run read-only SQL against the log at `db`; the one way every read command reads."""
+    if not Path(db).exists():
+        fail(
+            f"no exception log at {db}: run `spansift ingest FILE` or `spansift serve` first, "
+            "or pass --db"
+        )
+    try:
+        log = ExceptionLog(db, read_only=True)
+    except SpansiftError as exc:
+        fail(str(exc))
+        raise
+    with log:
+        try:
+            return log.query(sql, params)
+        except duckdb.Error as exc:
+            fail(f"query failed: {exc}")
+            raise

@@ -1,0 +1,169 @@
+"""`ExceptionLogProcessor`: the in-process source, an OpenTelemetry SDK span processor.
+
+Threading contract: `on_end` runs on the application's thread. It only appends
+the span to a bounded in-memory queue and returns; it never blocks on rule work
+or I/O and never raises. A single worker thread converts spans, runs the rules
+and writes hits to DuckDB in batches. When the queue is full the span is
+dropped and counted, and the worker records the gap in `evidence_gaps`, so a
+reader of the log can see that evidence is missing for that period.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+
+from spansift.pipeline import Pipeline
+from spansift.rules import RuleSet, load_ruleset
+from spansift.sources.sdk import span_from_readable
+from spansift.store.log import DEFAULT_DB, ExceptionLog
+
+_logger = logging.getLogger(__name__)
+
+
+class ExceptionLogProcessor(SpanProcessor):
+    """Runs spansift's rules on every ended span and writes exceptions to a DuckDB file.
+
+    Args:
+        db: the DuckDB file of the exception log (created if missing).
+        rules: a `RuleSet`, or rule files/folders to load; `None` loads the default pack.
+        contracts: a contracts file (or mapping) for the default pack; optional.
+        max_queue_size: spans held for the worker; beyond it spans are dropped and counted.
+        batch_size: spans processed per rule pass and DuckDB transaction.
+        flush_interval_ms: how long the worker waits before processing a partial batch.
+
+    Loading rules happens here, on the caller's thread: bad rules raise
+    `spansift.errors.ConfigError` listing every problem, before any span is seen.
+    """
+
+    def __init__(
+        self,
+        db: str | Path = DEFAULT_DB,
+        rules: RuleSet | Sequence[str | Path] | None = None,
+        contracts: str | Path | Mapping[str, Any] | None = None,
+        *,
+        max_queue_size: int = 8192,
+        batch_size: int = 512,
+        flush_interval_ms: int = 1000,
+    ) -> None:
+        ruleset = rules if isinstance(rules, RuleSet) else load_ruleset(rules, contracts)
+        self.pipeline = Pipeline(ruleset)
+        self._log = ExceptionLog(db)
+        self._queue: deque[ReadableSpan] = deque()
+        self._max_queue = max_queue_size
+        self._batch = batch_size
+        self._interval_s = flush_interval_ms / 1000
+        self._wake = threading.Event()
+        self._waiters: list[threading.Event] = []
+        self._waiters_lock = threading.Lock()
+        self._stopping = False
+        self.dropped_spans = 0
+        self.worker_errors = 0
+        self._gap_first_ns = 0
+        self._gap_last_ns = 0
+        self._gap_recorded = 0
+        self._worker = threading.Thread(target=self._run, name="spansift-processor", daemon=True)
+        self._worker.start()
+
+    # -- application thread -------------------------------------------------
+
+    def on_end(self, span: ReadableSpan) -> None:
+        try:
+            queue = self._queue
+            if len(queue) >= self._max_queue or self._stopping:
+                self._drop()
+                return
+            queue.append(span)
+            if len(queue) >= self._batch:
+                self._wake.set()
+        except Exception:  # the application must never see our failures
+            self.worker_errors += 1
+
+    def _drop(self) -> None:
+        now = time.time_ns()
+        if not self._gap_first_ns:
+            self._gap_first_ns = now
+        self._gap_last_ns = now
+        self.dropped_spans += 1
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Process every span ended so far; False if the deadline passed first."""
+        if not self._worker.is_alive():
+            return not self._queue
+        done = threading.Event()
+        with self._waiters_lock:
+            self._waiters.append(done)
+        self._wake.set()
+        return done.wait(timeout_millis / 1000)
+
+    def shutdown(self, timeout_millis: int = 30000) -> None:
+        """Stop accepting spans, process what is queued, close the database."""
+        if self._stopping:
+            return
+        self._stopping = True
+        self._wake.set()
+        self._worker.join(timeout_millis / 1000)
+        if self._worker.is_alive():
+            _logger.warning(
+                "spansift: shutdown deadline passed with %d spans queued", len(self._queue)
+            )
+            return
+        self._log.close()
+
+    # -- worker thread -------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self._interval_s)
+            self._wake.clear()
+            stopping = self._stopping
+            with self._waiters_lock:
+                waiters, self._waiters = self._waiters, []
+            self._drain()
+            for waiter in waiters:
+                waiter.set()
+            if stopping:
+                self._drain()
+                return
+
+    def _drain(self) -> None:
+        queue = self._queue
+        while queue:
+            batch: list[ReadableSpan] = []
+            try:
+                while len(batch) < self._batch:
+                    batch.append(queue.popleft())
+            except IndexError:
+                pass
+            try:
+                hits = self.pipeline.spans(span_from_readable(s) for s in batch)
+                self._log.write(hits)
+            except Exception:
+                self.worker_errors += 1
+                _logger.exception("spansift: failed to process %d spans", len(batch))
+        self._record_gap()
+
+    def _record_gap(self) -> None:
+        lost = self.dropped_spans
+        if lost == self._gap_recorded:
+            return
+        first, last = self._gap_first_ns, self._gap_last_ns
+        try:
+            self._log.record_gap(
+                "processor",
+                first,
+                last,
+                lost,
+                f"in-process queue full (max_queue_size={self._max_queue})",
+            )
+            self._gap_recorded = lost
+        except Exception:
+            self.worker_errors += 1
+            _logger.exception("spansift: failed to record an evidence gap")

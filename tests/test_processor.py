@@ -1,0 +1,104 @@
+"""The in-process `ExceptionLogProcessor` on a real SDK `TracerProvider` and DuckDB file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import Status, StatusCode
+
+from spansift import ExceptionLogProcessor
+
+
+def _rows(db: Path, sql: str) -> list[tuple[object, ...]]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def _agent_run(provider: TracerProvider) -> None:
+    tracer = provider.get_tracer("support-app")
+    with tracer.start_as_current_span(
+        "invoke_agent support-agent",
+        attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "support-agent"},
+    ):
+        with tracer.start_as_current_span(
+            "execute_tool get_order",
+            attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "get_order"},
+        ):
+            pass
+        with tracer.start_as_current_span(
+            "execute_tool refund_order",
+            attributes={
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": "refund_order",
+                "gen_ai.agent.name": "support-agent",
+                "error.type": "TimeoutError",
+            },
+        ) as span:
+            span.set_status(Status(StatusCode.ERROR, "payment gateway timed out"))
+
+
+def test_failed_tool_span_becomes_an_exception_row(db: Path) -> None:
+    """A tool span that ends in ERROR is written as a `tool_error` row with its ids."""
+    provider = TracerProvider()
+    processor = ExceptionLogProcessor(db=db)
+    provider.add_span_processor(processor)
+    _agent_run(provider)
+    assert processor.force_flush(10_000)
+    provider.shutdown()
+    rows = _rows(db, "SELECT exception_type, agent, tool, status, length(trace_id) FROM exceptions")
+    assert rows == [("tool_error", "support-agent", "refund_order", "open", 32)]
+
+
+def test_clean_run_writes_nothing(db: Path) -> None:
+    """Spans that cross no boundary leave the log empty."""
+    provider = TracerProvider()
+    provider.add_span_processor(ExceptionLogProcessor(db=db))
+    tracer = provider.get_tracer("support-app")
+    with tracer.start_as_current_span(
+        "execute_tool get_order",
+        attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "get_order"},
+    ):
+        pass
+    provider.shutdown()
+    assert _rows(db, "SELECT count(*) FROM exceptions") == [(0,)]
+
+
+def test_full_queue_drops_spans_and_records_the_gap(db: Path) -> None:
+    """When the queue is full, spans are counted as lost and the gap is in the log."""
+    provider = TracerProvider()
+    processor = ExceptionLogProcessor(
+        db=db, max_queue_size=2, batch_size=10_000, flush_interval_ms=60_000
+    )
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("support-app")
+    for _ in range(10):
+        tracer.start_span("step").end()
+    assert processor.dropped_spans == 8
+    assert processor.force_flush(10_000)
+    provider.shutdown()
+    assert _rows(db, "SELECT source, lost_spans FROM evidence_gaps") == [("processor", 8)]
+
+
+def test_shutdown_processes_queued_spans(db: Path) -> None:
+    """Spans still queued at shutdown are processed before the database closes."""
+    provider = TracerProvider()
+    provider.add_span_processor(ExceptionLogProcessor(db=db, flush_interval_ms=60_000))
+    _agent_run(provider)
+    provider.shutdown()
+    assert _rows(db, "SELECT count(*) FROM exceptions") == [(1,)]
+
+
+def test_on_end_after_shutdown_never_raises(db: Path) -> None:
+    """A span ending after shutdown is dropped quietly, not raised into the app."""
+    provider = TracerProvider()
+    processor = ExceptionLogProcessor(db=db)
+    provider.add_span_processor(processor)
+    span = provider.get_tracer("app").start_span("late")
+    processor.shutdown()
+    span.end()
+    assert processor.dropped_spans == 1
