@@ -7,6 +7,7 @@ import click
 from spansift import __version__
 from spansift.cli._ingest import ingest
 from spansift.cli._log import ls, query, stats
+from spansift.cli.rules_cmd import rules
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,3 +20,4 @@ main.add_command(ingest)
 main.add_command(ls)
 main.add_command(query)
 main.add_command(stats)
+main.add_command(rules)
