@@ -7,6 +7,7 @@ import click
 from spansift import __version__
 from spansift.cli._ingest import ingest
 from spansift.cli._log import ls, query, stats
+from spansift.cli._serve import export, serve
 from spansift.cli.rules_cmd import rules
 
 
@@ -21,3 +22,5 @@ main.add_command(ls)
 main.add_command(query)
 main.add_command(stats)
 main.add_command(rules)
+main.add_command(serve)
+main.add_command(export)

@@ -10,7 +10,9 @@ from typing import Any, TypeVar
 import click
 import duckdb
 
+from spansift.cli._remote import remote_read
 from spansift.errors import ConfigError, SpansiftError
+from spansift.remote import RemoteError
 from spansift.rules import RuleSet, load_ruleset
 from spansift.store.log import DEFAULT_DB, ExceptionLog
 
@@ -65,7 +67,19 @@ def load_rules(rule_paths: Sequence[str], contracts: str | None) -> RuleSet:
 def read_query(
     db: str, sql: str, params: Sequence[Any] | None = None
 ) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
-    """Run read-only SQL against the log at `db`; the one way every read command reads."""
+    """Run read-only SQL against the log at `db`; the one way every read command reads.
+
+    When a `spansift serve` holds the file (it announces itself in
+    `<db>.serve.json`), the query goes through its HTTP endpoint, because DuckDB
+    lets no other process open the file; otherwise the file is opened read-only.
+    """
+    try:
+        remote = remote_read(db, sql, params)
+    except RemoteError as exc:
+        fail(str(exc))
+        raise
+    if remote is not None:
+        return remote
     if not Path(db).exists():
         fail(
             f"no exception log at {db}: run `spansift ingest FILE` or `spansift serve` first, "

@@ -10,6 +10,7 @@ import click
 
 from spansift.cli._common import db_option, fail, read_query
 from spansift.cli._output import FORMATS, render
+from spansift.cli._remote import receiver_section, token_option
 from spansift.store.log import utc_now
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
@@ -52,6 +53,7 @@ def _print(columns: tuple[str, ...], rows: list[tuple[Any, ...]], fmt: str) -> N
 @click.option("--status", help="Only this status, e.g. open.")
 @click.option("--limit", default=50, show_default=True, help="At most this many rows.")
 @_format_option
+@token_option
 def ls(
     db: str,
     since: str | None,
@@ -83,6 +85,7 @@ def ls(
 @click.argument("sql")
 @db_option
 @_format_option
+@token_option
 def query(sql: str, db: str, fmt: str) -> None:
     """Run a read-only SQL query over the log, e.g. "SELECT * FROM exception_view"."""
     columns, rows = read_query(db, sql)
@@ -91,6 +94,7 @@ def query(sql: str, db: str, fmt: str) -> None:
 
 @click.command()
 @db_option
+@token_option
 def stats(db: str) -> None:
     """Totals of the log: exceptions by type and workflow, evidence gaps, schema."""
     _, totals = read_query(
@@ -113,3 +117,7 @@ def stats(db: str) -> None:
     click.echo(f"evidence gaps: {len(gaps)} ({lost:,} spans never seen)")
     if gaps:
         click.echo(render(gap_columns, gaps, "table"))
+    receiver = receiver_section(db)
+    if receiver:
+        click.echo("")
+        click.echo(receiver)

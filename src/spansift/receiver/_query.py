@@ -1,0 +1,162 @@
+"""Read-only SQL over the live log, for readers in other processes.
+
+DuckDB lets only one process open the file while it is written, so the
+receiver answers queries itself, on cursors of the writer's connection.
+Guards, in order: exactly one statement and it must be of type SELECT
+(`duckdb.extract_statements`); it runs inside `BEGIN TRANSACTION READ ONLY`;
+and the database was opened with `enable_external_access = false`, so table
+functions that read or write files (`read_csv`, `read_text`, `glob`, COPY,
+ATTACH, INSTALL) fail, except inside the receiver's own export folder.
+
+Threading contract: `run` and `export` may be called from many threads; each
+call borrows one of a fixed pool of cursors and blocks until it is done or
+the timeout interrupts it.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import decimal
+import os
+import queue
+import shutil
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+POOL_SIZE = 4
+QUERY_TIMEOUT_S = 30.0
+MAX_ROWS = 100_000
+_IDENT_OK = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+class QueryError(Exception):
+    """The SQL was refused or failed; the message is safe to show the caller."""
+
+
+class QueryBusyError(Exception):
+    """Every cursor is in use; retry later."""
+
+
+def lock_down(con: duckdb.DuckDBPyConnection, export_dir: Path, temp_dir: Path) -> None:
+    """Forbid file access from SQL except the export and temp folders (irreversible)."""
+    export_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    allowed = [f"{export_dir.resolve()}/", f"{temp_dir.resolve()}/"]
+    con.execute(f"SET allowed_directories = {allowed!r}")
+    con.execute("SET enable_external_access = false")
+
+
+def check_select(sql: str) -> None:
+    """`QueryError` unless `sql` is exactly one SELECT-type statement."""
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise QueryError(str(exc)) from None
+    if len(statements) != 1:
+        msg = f"send exactly one statement (got {len(statements)})"
+        raise QueryError(msg)
+    if statements[0].type != duckdb.StatementType.SELECT:
+        msg = f"only SELECT-type statements are allowed, not {statements[0].type.name}"
+        raise QueryError(msg)
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return str(value)
+
+
+class QueryService:
+    """A pool of read-only cursors on the writer's connection."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, export_dir: Path) -> None:
+        self._pool: queue.Queue[duckdb.DuckDBPyConnection] = queue.Queue()
+        for _ in range(POOL_SIZE):
+            self._pool.put(con.cursor())
+        self.export_dir = export_dir
+
+    @contextmanager
+    def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        try:
+            cursor = self._pool.get(timeout=1.0)
+        except queue.Empty:
+            raise QueryBusyError from None
+        timer = threading.Timer(QUERY_TIMEOUT_S, cursor.interrupt)
+        timer.daemon = True
+        timer.start()
+        try:
+            cursor.execute("BEGIN TRANSACTION READ ONLY")
+            try:
+                yield cursor
+            finally:
+                cursor.execute("ROLLBACK")
+        finally:
+            timer.cancel()
+            self._pool.put(cursor)
+
+    def run(self, sql: str, params: Sequence[Any] | None = None) -> dict[str, Any]:
+        """Columns, DuckDB type names and JSON-ready rows of one SELECT (at most MAX_ROWS)."""
+        check_select(sql)
+        with self._cursor() as cursor:
+            try:
+                cursor.execute(sql, list(params or []))
+                description = cursor.description or []
+                rows = cursor.fetchmany(MAX_ROWS + 1)
+            except duckdb.InterruptException:
+                msg = f"query took longer than {QUERY_TIMEOUT_S:.0f} s and was stopped"
+                raise QueryError(msg) from None
+            except duckdb.Error as exc:
+                raise QueryError(str(exc)) from None
+        return {
+            "columns": [d[0] for d in description],
+            "types": [str(d[1]) for d in description],
+            "rows": [[_jsonable(v) for v in row] for row in rows[:MAX_ROWS]],
+            "truncated": len(rows) > MAX_ROWS,
+        }
+
+    def export(self, table: str) -> Path:
+        """Write `table` as Parquet into the export folder; the caller streams and deletes it."""
+        if not table or set(table) - _IDENT_OK:
+            msg = f"not a table name: {table!r}"
+            raise QueryError(msg)
+        with self._cursor() as cursor:
+            found = cursor.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                "AND schema_name = 'main' AND table_name = ?",
+                [table],
+            ).fetchone()
+            if not found or not found[0]:
+                msg = f"no table {table!r}"
+                raise QueryError(msg)
+            path = self.export_dir / f"{table}-{uuid.uuid4().hex}.parquet"
+            try:
+                cursor.execute(f"COPY (SELECT * FROM \"{table}\") TO '{path}' (FORMAT parquet)")
+            except duckdb.Error as exc:
+                path.unlink(missing_ok=True)
+                raise QueryError(str(exc)) from None
+        return path
+
+    def clear_exports(self) -> None:
+        """Remove leftovers of interrupted exports."""
+        shutil.rmtree(self.export_dir, ignore_errors=True)
+        os.makedirs(self.export_dir, mode=0o700, exist_ok=True)

@@ -1,0 +1,179 @@
+"""Protocol details shared by the HTTP and gRPC front ends.
+
+Bounded decompression, request validation, `google.rpc.Status` bodies and the
+bearer-token check. Everything here is pure and safe to call from any thread.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import zlib
+from dataclasses import dataclass
+
+from google.protobuf import json_format
+from google.rpc import code_pb2, error_details_pb2, status_pb2  # type: ignore[import-untyped]
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceResponse,
+)
+
+from spansift.receiver._spool import KIND_JSON, KIND_PROTOBUF
+from spansift.sources.otlp_json import parse_json
+from spansift.sources.otlp_proto import decode_request
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+MEDIA_KINDS = {PROTOBUF: KIND_PROTOBUF, JSON: KIND_JSON}
+_CHUNK = 1 << 16
+
+
+class TooLargeError(Exception):
+    """The body (raw or decompressed) is over the size limit."""
+
+
+class BadBodyError(Exception):
+    """The body cannot be decoded as an OTLP trace request."""
+
+
+class UnsupportedError(Exception):
+    """A content type or content encoding this receiver does not speak."""
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A validated request, ready to spool: its record kind, serialized form and span count."""
+
+    kind: int
+    payload: bytes
+    spans: int
+
+
+def media_type(content_type: str | None) -> str:
+    """`application/json; charset=utf-8` -> `application/json`; `UnsupportedError` if neither."""
+    value = (content_type or "").split(";", 1)[0].strip().lower()
+    if value not in MEDIA_KINDS:
+        msg = f"unsupported Content-Type {content_type!r}: use {PROTOBUF} or {JSON}"
+        raise UnsupportedError(msg)
+    return value
+
+
+def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
+    """Undo `Content-Encoding` (none, gzip, deflate), never holding more than `limit` bytes."""
+    name = (encoding or "identity").strip().lower()
+    if name in ("", "identity", "none"):
+        return body
+    if name not in ("gzip", "x-gzip", "deflate"):
+        msg = f"unsupported Content-Encoding {encoding!r}: use gzip, deflate or none"
+        raise UnsupportedError(msg)
+    try:
+        # 47 = 32 + 15: zlib or gzip header, detected automatically.
+        return _inflate(body, 47, limit)
+    except zlib.error:
+        if name != "deflate":
+            msg = "body is not valid gzip data"
+            raise BadBodyError(msg) from None
+    try:  # some clients send raw deflate under the name `deflate`
+        return _inflate(body, -15, limit)
+    except zlib.error:
+        msg = "body is not valid deflate data"
+        raise BadBodyError(msg) from None
+
+
+def _inflate(body: bytes, wbits: int, limit: int) -> bytes:
+    inflater = zlib.decompressobj(wbits=wbits)
+    out = bytearray()
+    pending = body
+    while pending:
+        out += inflater.decompress(pending, _CHUNK)
+        if len(out) > limit:
+            msg = f"decompressed body is over the limit of {limit:,} bytes"
+            raise TooLargeError(msg)
+        pending = inflater.unconsumed_tail
+        if inflater.eof:
+            break
+    out += inflater.flush(_CHUNK)
+    if len(out) > limit:
+        msg = f"decompressed body is over the limit of {limit:,} bytes"
+        raise TooLargeError(msg)
+    if not inflater.eof:
+        msg = "compressed body is truncated"
+        raise BadBodyError(msg)
+    return bytes(out)
+
+
+def validate(kind: int, body: bytes) -> Accepted:
+    """Decode `body` far enough to know it is a trace request with well-formed ids."""
+    if kind == KIND_JSON:
+        try:
+            spans = parse_json(body)
+        except (ValueError, RecursionError) as exc:
+            raise BadBodyError(str(exc)) from None
+        return Accepted(kind, body, len(spans))
+    try:
+        request = decode_request(body)
+    except (ValueError, RecursionError) as exc:
+        raise BadBodyError(str(exc)) from None
+    count = 0
+    for r_index, resource_spans in enumerate(request.resource_spans):
+        for s_index, scope_spans in enumerate(resource_spans.scope_spans):
+            for index, span in enumerate(scope_spans.spans):
+                if len(span.trace_id) != 16 or len(span.span_id) != 8:
+                    where = f"resource_spans[{r_index}].scope_spans[{s_index}].spans[{index}]"
+                    msg = f"{where}: trace_id must be 16 bytes and span_id 8 bytes"
+                    raise BadBodyError(msg)
+                count += 1
+    return Accepted(kind, body, count)
+
+
+def success_body(media: str) -> bytes:
+    """An empty `ExportTraceServiceResponse` (partial_success unset) in the request's encoding."""
+    if media == JSON:
+        return b"{}"
+    data: bytes = ExportTraceServiceResponse().SerializeToString()
+    return data
+
+
+def status_body(media: str, code: int, message: str, *, bad_request: bool = False) -> bytes:
+    """A `google.rpc.Status` (optionally with a `BadRequest` detail) in the request's encoding."""
+    status = status_pb2.Status(code=code, message=message)
+    if bad_request:
+        detail = error_details_pb2.BadRequest()
+        violation = detail.field_violations.add()
+        violation.field = "body"
+        violation.description = message
+        status.details.add().Pack(detail)
+    if media == JSON:
+        doc = json_format.MessageToDict(status)
+        return json.dumps(doc).encode()
+    data: bytes = status.SerializeToString()
+    return data
+
+
+def retry_info(delay_s: int) -> bytes:
+    """A serialized `google.rpc.RetryInfo` asking the client to wait `delay_s` seconds."""
+    info = error_details_pb2.RetryInfo()
+    info.retry_delay.seconds = delay_s
+    data: bytes = info.SerializeToString()
+    return data
+
+
+def unavailable_status(message: str, delay_s: int) -> bytes:
+    """UNAVAILABLE as a serialized `google.rpc.Status` with `RetryInfo`, for status details."""
+    status = status_pb2.Status(code=code_pb2.UNAVAILABLE, message=message)
+    info = error_details_pb2.RetryInfo()
+    info.retry_delay.seconds = delay_s
+    status.details.add().Pack(info)
+    data: bytes = status.SerializeToString()
+    return data
+
+
+def token_ok(expected: str | None, header: str | None) -> bool:
+    """True when no token is configured, or `header` is `Bearer <expected>` (constant time)."""
+    if not expected:
+        return True
+    if not header:
+        return False
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(value.strip().encode(), expected.encode())
