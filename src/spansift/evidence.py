@@ -47,14 +47,22 @@ REDACTED_PREFIXES = (
 )
 
 
+_redacted_cache: dict[str, bool] = {}
+
+
 def is_redacted(key: str) -> bool:
     """True when `key` may hold a prompt, model output or personal data."""
-    return key in REDACTED_KEYS or key.startswith(REDACTED_PREFIXES)
+    found = _redacted_cache.get(key)
+    if found is None:
+        found = key in REDACTED_KEYS or key.startswith(REDACTED_PREFIXES)
+        if len(_redacted_cache) < 65536:  # attribute keys are few; a hostile sender's are not
+            _redacted_cache[key] = found
+    return found
 
 
 def bounded(value: AttrValue) -> Any:
     """A JSON-ready copy of `value` with strings cut to `MAX_VALUE_CHARS`."""
-    if isinstance(value, str):
+    if type(value) is str:
         if len(value) > MAX_VALUE_CHARS:
             return value[:MAX_VALUE_CHARS] + f"...[{len(value) - MAX_VALUE_CHARS} more]"
         return value
@@ -108,4 +116,7 @@ def span_evidence(span: Span, allow: Iterable[str] = ()) -> dict[str, Any]:
 
 def hit_evidence(hit: Hit) -> str:
     """The `evidence` JSON of an exception row."""
-    return json.dumps({"span": span_evidence(hit.span)}, separators=(",", ":"), default=str)
+    return _encode({"span": span_evidence(hit.span)})
+
+
+_encode = json.JSONEncoder(separators=(",", ":"), default=str).encode

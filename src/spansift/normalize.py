@@ -8,12 +8,13 @@ framework produced a span. It is pure and cheap: dictionary lookups, no I/O.
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from spansift import attrs as a
-from spansift.model import Attributes, AttrValue, Event, Span, StatusCode
+from spansift.model import Attributes, AttrValue, Event, Prefilter, Span, StatusCode, ValueTest
 
 _OI_KIND = {
     "AGENT": "agent",
@@ -43,6 +44,142 @@ _OPERATION_KIND = {
 _STATUS = {StatusCode.UNSET: "unset", StatusCode.OK: "ok", StatusCode.ERROR: "error"}
 # Guardrail verdicts and actions (GenAI drafts) that mean "the guardrail stopped something".
 _TRIPPED = frozenset({"deny", "block", "modify", "escalate", "warn", "tripwire_triggered"})
+
+
+# What a span must carry for a canonical field to be present, as atoms the OTLP
+# fast path can test without decoding values: "status:error", "status_message",
+# "events", "key:<raw key>" or "prefix:<raw key prefix>". A field missing here can
+# be present on any span. Keep this in step with `canonical_fields`; a test does.
+ERROR_STATUS, STATUS_MESSAGE, EVENTS = "status:error", "status_message", "events"
+CONTRACT = "contract"  # present when contracts are loaded: the rule set resolves it
+NAME = "name"  # decided by a test on the span name (see `name_fields`)
+
+
+def _keys(*keys: str) -> frozenset[str]:
+    return frozenset(f"key:{k}" for k in keys)
+
+
+_KIND_KEYS = (a.OI_SPAN_KIND, a.GEN_AI_OPERATION)
+FIELD_NEEDS: dict[str, frozenset[str]] = {
+    "error.type": _keys(a.ERROR_TYPE) | {EVENTS},
+    "error.message": frozenset({STATUS_MESSAGE, EVENTS}),
+    "agent.name": _keys(a.GEN_AI_AGENT_NAME, a.OI_AGENT_NAME),
+    "agent.id": _keys(a.GEN_AI_AGENT_ID),
+    "span.name": frozenset({NAME}),
+    "step": _keys(a.SPANSIFT_STEP, a.OI_GRAPH_NODE_NAME) | {NAME},
+    "tool.name": _keys(a.GEN_AI_TOOL_NAME, a.OI_TOOL_NAME) | {NAME},
+    "tool.call_id": _keys(a.GEN_AI_TOOL_CALL_ID, a.OI_TOOL_ID),
+    "tool.offered": _keys(a.GEN_AI_TOOL_DEFINITIONS) | {f"prefix:{a.OI_TOOLS_PREFIX}"},
+    "usage.input_tokens": _keys(
+        a.GEN_AI_INPUT_TOKENS, a.OI_PROMPT_TOKENS, a.GEN_AI_PROMPT_TOKENS_OLD
+    ),
+    "usage.output_tokens": _keys(
+        a.GEN_AI_OUTPUT_TOKENS, a.OI_COMPLETION_TOKENS, a.GEN_AI_COMPLETION_TOKENS_OLD
+    ),
+    "usage.total_tokens": _keys(
+        a.OI_TOTAL_TOKENS,
+        a.GEN_AI_INPUT_TOKENS,
+        a.OI_PROMPT_TOKENS,
+        a.GEN_AI_PROMPT_TOKENS_OLD,
+        a.GEN_AI_OUTPUT_TOKENS,
+        a.OI_COMPLETION_TOKENS,
+        a.GEN_AI_COMPLETION_TOKENS_OLD,
+    ),
+    "guardrail.name": _keys(a.SPANSIFT_GUARDRAIL_NAME, a.GEN_AI_GUARDRAIL_NAME, *_KIND_KEYS),
+    "guardrail.triggered": _keys(
+        a.SPANSIFT_GUARDRAIL_TRIGGERED, a.GEN_AI_GUARDRAIL_VERDICT, a.GEN_AI_GUARDRAIL_ACTION
+    ),
+    "gate.name": _keys(a.SPANSIFT_GATE_NAME),
+    "gate.decision": _keys(a.SPANSIFT_GATE_DECISION),
+    "human.decision": _keys(a.SPANSIFT_HUMAN_DECISION),
+    "human.actor": _keys(a.SPANSIFT_HUMAN_ACTOR),
+    "handoff.to": _keys(a.SPANSIFT_HANDOFF_TO),
+    "evaluation.name": frozenset({EVENTS}),
+    "evaluation.label": frozenset({EVENTS}),
+    "evaluation.score": frozenset({EVENTS}),
+    "evaluation.explanation": frozenset({EVENTS}),
+    "user.id": _keys(a.OI_USER_ID, a.ENDUSER_ID),
+    "session.id": _keys(a.OI_SESSION_ID, a.GEN_AI_CONVERSATION),
+}
+
+
+def field_needs(field: str, values: tuple[object, ...] | None = None) -> frozenset[str] | None:
+    """Atoms one of which a span must carry for `field` to be present (with one of `values`).
+
+    None means the field may be present on any span. `values`, when given, are
+    the values a condition accepts; `status` limited to "error" needs an ERROR span.
+    """
+    if field == "status":
+        if values and all(str(v).lower() == "error" for v in values):
+            return frozenset({ERROR_STATUS})
+        return None
+    if field in FIELD_NEEDS:
+        return FIELD_NEEDS[field]
+    if field.startswith("contract."):
+        return frozenset({CONTRACT})
+    if field in a.CANONICAL_FIELDS:
+        return None
+    return frozenset({f"key:{field}"})
+
+
+def name_fields(name: str) -> dict[str, AttrValue]:
+    """The canonical fields a span name alone could give: a superset, for prefiltering."""
+    out: dict[str, AttrValue] = {"span.name": name, "step": name}
+    tool = name.removeprefix("execute_tool").strip()
+    if tool and tool != name:
+        out["tool.name"] = tool
+    return out
+
+
+# Canonical fields whose value is the raw value of one of these keys, unchanged: a
+# test on the field can run on the raw value before anything else is decoded.
+DIRECT_KEYS: dict[str, tuple[str, ...]] = {
+    "tool.name": (a.GEN_AI_TOOL_NAME, a.OI_TOOL_NAME),
+    "tool.call_id": (a.GEN_AI_TOOL_CALL_ID, a.OI_TOOL_ID),
+    "agent.name": (a.GEN_AI_AGENT_NAME, a.OI_AGENT_NAME),
+    "agent.id": (a.GEN_AI_AGENT_ID,),
+    "handoff.to": (a.SPANSIFT_HANDOFF_TO,),
+    "human.actor": (a.SPANSIFT_HUMAN_ACTOR,),
+    "gate.name": (a.SPANSIFT_GATE_NAME,),
+    "session.id": (a.OI_SESSION_ID, a.GEN_AI_CONVERSATION),
+    "user.id": (a.OI_USER_ID, a.ENDUSER_ID),
+}
+
+
+def prefilter_of(needs: frozenset[str | ValueTest]) -> Prefilter:
+    """The `Prefilter` that admits a span carrying any of the atoms in `needs`."""
+    by_key: dict[str | None, list[ValueTest]] = {}
+    for atom in needs:
+        if isinstance(atom, ValueTest):
+            by_key.setdefault(atom.key, []).append(atom)
+    name_tests = by_key.pop(None, [])
+    return Prefilter(
+        name_test=_any_test(name_tests) if name_tests else None,
+        key_tests={k: _any_test(v) for k, v in by_key.items() if k is not None},
+        on_error=ERROR_STATUS in needs,
+        on_status_message=STATUS_MESSAGE in needs,
+        on_events=EVENTS in needs,
+        keys=frozenset(n[4:] for n in needs if isinstance(n, str) and n.startswith("key:")),
+        prefixes=tuple(
+            sorted(n[7:] for n in needs if isinstance(n, str) and n.startswith("prefix:"))
+        ),
+    )
+
+
+def _any_test(tests: list[ValueTest]) -> Callable[[Any], bool]:
+    """One test passing when any of `tests` does, memoized: names and tool names repeat."""
+
+    @functools.lru_cache(maxsize=4096)
+    def cached(value: Any) -> bool:
+        return any(t.test(value) for t in tests)
+
+    def test(value: Any) -> bool:
+        try:
+            return cached(value)
+        except TypeError:  # an unhashable value (a key/value list): test it uncached
+            return any(t.test(value) for t in tests)
+
+    return test
 
 
 def fields_of(span: Span) -> dict[str, AttrValue]:

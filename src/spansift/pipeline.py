@@ -5,6 +5,9 @@ OTLP/JSON) or a decoded OTLP protobuf request. For protobuf the pipeline takes a
 fast path: it decodes only the attribute keys that normalization and the loaded
 rules read, and builds a full `Span` only for spans that hit.
 
+The rule set's `Prefilter` (what any rule needs to see on a span) lets the fast
+path skip most clean spans before decoding a single attribute value.
+
 A `Pipeline` is pure computation: no I/O, no clock, no threads. The caller
 decides where hits go (DuckDB, an in-memory list in tests).
 """
@@ -18,7 +21,7 @@ from typing import TYPE_CHECKING
 from spansift import attrs
 from spansift.model import Hit, Span
 from spansift.normalize import canonical_fields, fields_of
-from spansift.sources.otlp_proto import scan_request
+from spansift.sources.otlp_proto import count_spans, scan_request
 
 if TYPE_CHECKING:
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -63,9 +66,8 @@ class Pipeline:
         """Hits for a decoded OTLP protobuf request, decoding only what rules read."""
         hits: list[Hit] = []
         match = self.ruleset.match
-        n = 0
-        for view in scan_request(request, self._wanted, self._prefixes):
-            n += 1
+        views = scan_request(request, self._wanted, self._prefixes, self.ruleset.prefilter)
+        for view in views:
             fields = canonical_fields(
                 name=view.name,
                 status=view.status,
@@ -79,7 +81,7 @@ class Pipeline:
             if found:
                 span = view.build()
                 hits.extend(Hit(m, span, fields) for m in found)
-        self._count(n, hits)
+        self._count(count_spans(request), hits)
         return hits
 
     def _count(self, spans: int, hits: list[Hit]) -> None:

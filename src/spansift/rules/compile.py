@@ -8,10 +8,12 @@ set uses those kinds to skip rules that cannot match a span.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from spansift.model import Fields
+from spansift.model import Fields, ValueTest
+from spansift.normalize import DIRECT_KEYS, NAME, field_needs, name_fields
 from spansift.rules._yaml import Problems, did_you_mean
 from spansift.rules.load import PLACEHOLDER
 from spansift.rules.operators import OPERATORS, Getter, Predicate
@@ -27,6 +29,9 @@ from spansift.rules.spec import (
     RuleSpec,
 )
 
+# What a span must carry for a condition to hold: atoms of `normalize.field_needs`
+# plus name tests.
+Needs = frozenset[str | ValueTest]
 # Operator precedence for printing: an OR inside an AND gets parentheses.
 _OR, _AND, _ATOM = 0, 1, 2
 _SUMMARY_VALUE_CHARS = 200
@@ -41,6 +46,9 @@ class Matcher:
     reads: frozenset[str]
     kinds: frozenset[str] | None = None  # span.kind values it can hold for; None = any
     precedence: int = _ATOM
+    # Atoms one of which a span must carry to satisfy the condition (see
+    # `normalize.field_needs`); None = any span may satisfy it.
+    needs: Needs | None = None
 
     def __str__(self) -> str:
         return self.text
@@ -261,7 +269,9 @@ class Compiler:
         if test.other_field is not None:
             reads.add(test.other_field)
             predicate, symbol = op.build(get, _getter(test.other_field), test.ignore_case)
-            return Matcher(predicate, f"{test.field} {symbol} {test.other_field}", frozenset(reads))
+            both = [_without_name(field_needs(f)) for f in (test.field, test.other_field)]
+            text = f"{test.field} {symbol} {test.other_field}"
+            return Matcher(predicate, text, frozenset(reads), needs=_narrowest(both))
         value: Any = test.value
         if test.list_name is not None:
             named = self.lists.get(test.list_name)
@@ -282,7 +292,14 @@ class Compiler:
         kinds = None
         if test.field == "span.kind" and test.op in ("equals", "in") and not test.ignore_case:
             kinds = frozenset(str(v) for v in value)
-        return Matcher(predicate, text, frozenset(reads), kinds)
+        # Every modifier but `exists: false` is false for an absent field.
+        needs: Needs | None = None
+        if test.op != "exists" or value:
+            accepted = tuple(value) if test.op in ("equals", "in") else None
+            needs = field_needs(test.field, accepted)
+            if test.op != "exists":
+                needs = _value_tests(test.field, needs, predicate, text)
+        return Matcher(predicate, text, frozenset(reads), kinds, needs=needs)
 
 
 def _all(parts: list[Matcher]) -> Matcher:
@@ -300,7 +317,7 @@ def _all(parts: list[Matcher]) -> Matcher:
     guards = [p.kinds for p in parts if p.kinds is not None]
     kinds = frozenset.intersection(*guards) if guards else None
     text = " && ".join(f"({p.text})" if p.precedence < _AND else p.text for p in parts)
-    return Matcher(test, text, _reads(parts), kinds, _AND)
+    return Matcher(test, text, _reads(parts), kinds, _AND, _narrowest([p.needs for p in parts]))
 
 
 def _any(parts: list[Matcher]) -> Matcher:
@@ -312,11 +329,56 @@ def _any(parts: list[Matcher]) -> Matcher:
     guards = [p.kinds for p in parts]
     kinds = None if any(g is None for g in guards) else frozenset().union(*guards)  # type: ignore[arg-type]
     text = " || ".join(p.text for p in parts)
-    return Matcher(test, text, _reads(parts), kinds, _OR)
+    needs: Needs | None = None
+    if all(p.needs is not None for p in parts):
+        needs = frozenset().union(*(p.needs for p in parts if p.needs is not None))
+    return Matcher(test, text, _reads(parts), kinds, _OR, needs)
 
 
 def _reads(parts: list[Matcher]) -> frozenset[str]:
     return frozenset().union(*(p.reads for p in parts))
+
+
+def _value_tests(
+    field: str, needs: frozenset[str] | None, predicate: Predicate, text: str
+) -> Needs | None:
+    """Sharpen atoms into `ValueTest`s: the field's predicate run on the span name
+    (for the NAME atom) or on a raw value that is the field's value unchanged."""
+    if needs is None:
+        return None
+
+    def on_name(name: Any) -> bool:
+        try:
+            return predicate(name_fields(name), {})
+        except Exception:  # undecidable here: let the span through to the full rules
+            return True
+
+    def on_value(value: Any) -> bool:
+        try:
+            return predicate({field: value}, {})
+        except Exception:
+            return True
+
+    out: set[str | ValueTest] = set()
+    direct = DIRECT_KEYS.get(field, ())
+    for atom in needs:
+        if atom == NAME:
+            out.add(ValueTest(None, on_name, text))
+        elif atom.startswith("key:") and atom[4:] in direct:
+            out.add(ValueTest(atom[4:], on_value, text))
+        else:
+            out.add(atom)
+    return frozenset(out)
+
+
+def _without_name(needs: frozenset[str] | None) -> frozenset[str] | None:
+    return None if needs is None or NAME in needs else needs
+
+
+def _narrowest(options: Sequence[Needs | None]) -> Needs | None:
+    """For a conjunction any part's needs will do; the fewest atoms filter best."""
+    known = [n for n in options if n is not None]
+    return min(known, key=len) if known else None
 
 
 def _template(summary: str) -> tuple[tuple[str, tuple[str, ...]], ...]:

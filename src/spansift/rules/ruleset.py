@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from spansift.errors import ConfigError
-from spansift.model import AttrValue, Fields, Match
+from spansift.model import AttrValue, Fields, Match, Prefilter, ValueTest
+from spansift.normalize import CONTRACT, prefilter_of
 from spansift.rules._fields import is_raw
 from spansift.rules._yaml import Problems, did_you_mean
 from spansift.rules.compile import CompiledRule, Compiler
@@ -49,6 +50,7 @@ class RuleSet:
         self.wanted_keys: frozenset[str] = frozenset(
             field for rule in self.rules for field in rule.reads if is_raw(field)
         )
+        self.prefilter = self._prefilter()
         self.runtime_errors = 0
         self.errors_by_rule: dict[str, int] = {}
         self._by_id = {r.id: r for r in self.all_rules}
@@ -58,6 +60,16 @@ class RuleSet:
             kind: tuple(r for r in self.rules if r.kinds is None or kind in r.kinds)
             for kind in kinds
         }
+
+    def _prefilter(self) -> Prefilter | None:
+        """What a span must carry for any enabled rule to hit; None when any span may."""
+        needs: set[str | ValueTest] = set()
+        for rule in self.rules:
+            rule_needs = rule.condition.needs
+            if rule_needs is None or (CONTRACT in rule_needs and self.contracts):
+                return None
+            needs |= rule_needs - {CONTRACT}  # without contracts a contract field never exists
+        return prefilter_of(frozenset(needs))
 
     def __len__(self) -> int:
         return len(self.rules)

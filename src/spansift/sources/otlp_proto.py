@@ -18,7 +18,7 @@ from typing import Any
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from spansift.model import AttrValue, Event, Span, SpanKind, StatusCode
+from spansift.model import AttrValue, Event, Prefilter, Span, SpanKind, StatusCode
 
 __all__ = [
     "ProtoSpanView",
@@ -105,14 +105,22 @@ class ProtoSpanView:
         return _span(self._proto, self.resource, self._scope, self.events)
 
 
+def count_spans(req: ExportTraceServiceRequest) -> int:
+    """How many spans `req` holds, without touching them."""
+    return sum(len(ss.spans) for rs in req.resource_spans for ss in rs.scope_spans)
+
+
 def scan_request(
     req: ExportTraceServiceRequest,
     wanted: frozenset[str],
     prefixes: tuple[str, ...],
+    prefilter: Prefilter | None = None,
 ) -> Iterator[ProtoSpanView]:
-    """Walk every span of `req`, decoding only attributes in `wanted` or starting with `prefixes`.
+    """Walk the spans of `req`, decoding only attributes in `wanted` or starting with `prefixes`.
 
-    Yields the same `ProtoSpanView` object each time, repositioned (see its docstring).
+    With a `prefilter`, spans that cannot satisfy it are skipped before any
+    attribute value is decoded. Yields the same `ProtoSpanView` object each time,
+    repositioned (see its docstring).
     """
     view = ProtoSpanView()
     n_statuses = len(_STATUSES)
@@ -122,6 +130,8 @@ def scan_request(
         for scope_spans in resource_spans.scope_spans:
             view._scope = scope_spans.scope.name
             for span in scope_spans.spans:
+                if prefilter is not None and not admits(prefilter, span):
+                    continue
                 view._proto = span
                 view.name = span.name
                 status = span.status
@@ -146,6 +156,27 @@ def scan_request(
                 events = span.events
                 view.events = _events(events) if events else ()
                 yield view
+
+
+def admits(prefilter: Prefilter, span: Any) -> bool:
+    """Whether a protobuf span carries anything `prefilter` asks for (see `Prefilter`)."""
+    status = span.status
+    if (prefilter.on_error and status.code == 2) or (
+        prefilter.on_status_message and status.message
+    ):
+        return True
+    if prefilter.on_events and span.events:
+        return True
+    if prefilter.name_test is not None and prefilter.name_test(span.name):
+        return True
+    keys, prefixes, key_tests = prefilter.keys, prefilter.prefixes, prefilter.key_tests
+    for kv in span.attributes:
+        key = kv.key
+        if key in keys or (prefixes and key.startswith(prefixes)):
+            return True
+        if key in key_tests and key_tests[key](_value(kv.value)):
+            return True
+    return False
 
 
 def _span(

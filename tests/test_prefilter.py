@@ -1,0 +1,117 @@
+"""The OTLP fast path's prefilter never hides a span that a rule would hit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+from conftest import ROOT
+from spansift.model import AttrValue, Span
+from spansift.normalize import FIELD_NEEDS, canonical_fields, fields_of
+from spansift.pipeline import Pipeline
+from spansift.rules import RuleSet, load_ruleset
+from spansift.rules.cases import case_spans
+from spansift.sources.files import iter_file
+from spansift.sources.otlp_proto import admits, spans_from_request
+
+PACK = load_ruleset()
+
+
+def _any(value: AttrValue) -> AnyValue:
+    if isinstance(value, bool):
+        return AnyValue(bool_value=value)
+    if isinstance(value, int):
+        return AnyValue(int_value=value)
+    if isinstance(value, float):
+        return AnyValue(double_value=value)
+    if isinstance(value, str):
+        return AnyValue(string_value=value)
+    if isinstance(value, tuple):
+        out = AnyValue()
+        out.array_value.values.extend(_any(v) for v in value)
+        return out
+    raise TypeError(value)
+
+
+def _request(span: Span) -> ExportTraceServiceRequest:
+    req = ExportTraceServiceRequest()
+    proto = req.resource_spans.add().scope_spans.add().spans.add()
+    proto.trace_id = bytes.fromhex(span.trace_id)
+    proto.span_id = bytes.fromhex(span.span_id)
+    proto.name = span.name
+    proto.start_time_unix_nano = span.start_ns
+    proto.end_time_unix_nano = span.end_ns
+    proto.status.code = int(span.status)
+    proto.status.message = span.status_message
+    proto.attributes.extend(KeyValue(key=k, value=_any(v)) for k, v in span.attributes.items())
+    for event in span.events:
+        added = proto.events.add(name=event.name, time_unix_nano=event.time_ns)
+        added.attributes.extend(KeyValue(key=k, value=_any(v)) for k, v in event.attributes.items())
+    return req
+
+
+def _hit_cases() -> list[Any]:
+    out = []
+    for rule in PACK.all_rules:
+        for n, case in enumerate(rule.spec.tests):
+            if case.hit:
+                out.append(pytest.param(rule, case, id=f"{rule.id}-{n}"))
+    return out
+
+
+@pytest.mark.parametrize(("rule", "case"), _hit_cases())
+def test_prefilter_admits_every_hit_case(rule: Any, case: Any) -> None:
+    """Every span a default-pack rule must hit passes that pack's prefilter."""
+    ruleset = RuleSet(PACK.all_rules, case.contracts or PACK.contracts)
+    for span in case_spans(case):
+        if not ruleset.match(fields_of(span)):
+            continue
+        prefilter = ruleset.prefilter
+        proto = _request(span).resource_spans[0].scope_spans[0].spans[0]
+        assert prefilter is None or admits(prefilter, proto), rule.id
+
+
+def test_fast_path_and_full_path_find_the_same_hits() -> None:
+    """Protobuf through the prefiltered fast path gives the hits of fully built spans."""
+    for path in (ROOT / "tests" / "fixtures" / "otlp").glob("agent_trace.pb*"):
+        for chunk in iter_file(path):
+            assert chunk.request is not None
+            fast = Pipeline(PACK).request(chunk.request)
+            full = Pipeline(PACK).spans(spans_from_request(chunk.request))
+            assert [(h.match, h.span) for h in fast] == [(h.match, h.span) for h in full]
+
+
+@pytest.mark.parametrize("field", sorted(FIELD_NEEDS))
+def test_field_absent_without_its_atoms(field: str) -> None:
+    """A span carrying none of a field's atoms never gets that canonical field."""
+    needs = FIELD_NEEDS[field]
+    keys = {n[4:] for n in needs if n.startswith("key:")}
+    attributes: dict[str, AttrValue] = {
+        key: "x"
+        for key in (
+            "gen_ai.operation.name",
+            "openinference.span.kind",
+            "gen_ai.agent.name",
+            "gen_ai.tool.name",
+            "error.type",
+            "spansift.gate.decision",
+            "spansift.human.decision",
+            "spansift.handoff.to",
+            "gen_ai.usage.input_tokens",
+            "session.id",
+        )
+        if key not in keys
+    }
+    fields = canonical_fields(
+        name="step" if "name" not in needs else "",
+        status=0,  # type: ignore[arg-type]
+        status_message="",
+        attributes=attributes,
+        resource={},
+        events=(),
+        duration_ns=0,
+    )
+    assert field not in fields or "name" in needs
