@@ -23,7 +23,7 @@ class Limits:
     """Bounds of the receiver; sizes in bytes."""
 
     max_body_bytes: int = 20 << 20
-    max_backlog_bytes: int = 64 << 20
+    max_backlog_bytes: int = 32 << 20
     max_backlog_requests: int = 2048
     max_inflight: int = 32
     retry_after_s: int = 1

@@ -16,6 +16,7 @@ the timeout interrupts it.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import decimal
 import os
@@ -109,7 +110,8 @@ class QueryService:
             try:
                 yield cursor
             finally:
-                cursor.execute("ROLLBACK")
+                with contextlib.suppress(duckdb.Error):
+                    cursor.execute("ROLLBACK")
         finally:
             timer.cancel()
             self._pool.put(cursor)

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 _logger = logging.getLogger(__name__)
 MAX_WAIT_S = 0.2  # the longest an accepted request waits before the worker looks at the spool
 BATCH_RECORDS = 64
-BATCH_BYTES = 8 << 20
+BATCH_BYTES = 4 << 20
 RETRY_S = 0.5
 
 
