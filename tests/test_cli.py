@@ -8,8 +8,11 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from conftest import FIXTURES, ROOT
 from spansift.cli import main
+
+ROOT = Path(__file__).parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
+
 
 SAMPLE = ROOT / "examples" / "agent-traces.jsonl"
 OTLP = FIXTURES / "otlp"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-from conftest import ROOT
 from spansift.model import AttrValue, Span
 from spansift.normalize import FIELD_NEEDS, canonical_fields, fields_of
 from spansift.pipeline import Pipeline
@@ -16,6 +16,9 @@ from spansift.rules import RuleSet, load_ruleset
 from spansift.rules.cases import case_spans
 from spansift.sources.files import iter_file
 from spansift.sources.otlp_proto import admits, spans_from_request
+
+ROOT = Path(__file__).parents[1]
+
 
 PACK = load_ruleset()
 

@@ -114,6 +114,11 @@ def span_evidence(span: Span, allow: Iterable[str] = ()) -> dict[str, Any]:
     }
 
 
+def span_json(span: Span) -> str:
+    """`span_evidence` as compact JSON."""
+    return _encode(span_evidence(span))
+
+
 def hit_evidence(hit: Hit) -> str:
     """The `evidence` JSON of an exception row."""
     return _encode({"span": span_evidence(hit.span)})

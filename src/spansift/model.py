@@ -167,8 +167,13 @@ class Match:
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """A match together with the span it is about: everything the store writes."""
+    """A match together with the span it is about: everything the store writes.
+
+    `context` holds the other spans of the trace (or run) known when the hit was
+    made; they are kept as evidence beside the offending span.
+    """
 
     match: Match
     span: Span
     fields: Fields
+    context: tuple[Span, ...] = ()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from spansift import __version__
+from spansift.cli._evidence import checkpoint, show, verify
 from spansift.cli._ingest import ingest
 from spansift.cli._log import ls, query, stats
 from spansift.cli._serve import export, serve
@@ -24,3 +25,6 @@ main.add_command(stats)
 main.add_command(rules)
 main.add_command(serve)
 main.add_command(export)
+main.add_command(show)
+main.add_command(verify)
+main.add_command(checkpoint)

@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from google.rpc import code_pb2  # type: ignore[import-untyped]
+from google.rpc import code_pb2
 
 from spansift.receiver._intake import BusyError, Intake
 from spansift.receiver._query import QueryBusyError, QueryError, QueryService

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -18,8 +18,9 @@ from typing import Any
 import duckdb
 
 from spansift.errors import SpansiftError
-from spansift.evidence import hit_evidence
-from spansift.model import Hit
+from spansift.evidence import hit_evidence, span_json
+from spansift.model import Hit, Span
+from spansift.store import chain
 from spansift.store.migrations import migrate
 
 DEFAULT_DB = "spansift.duckdb"
@@ -96,6 +97,22 @@ def hit_row(hit: Hit, detected_at: datetime) -> tuple[Any, ...]:
     )
 
 
+def evidence_row(exception_id: str, span: Span, *, offending: bool) -> tuple[Any, ...]:
+    """The `evidence_spans` row keeping `span` for an exception."""
+    return (
+        exception_id,
+        span.span_id,
+        span.trace_id,
+        span.parent_span_id,
+        span.name,
+        span.status.name.lower(),
+        utc_from_ns(span.start_ns),
+        utc_from_ns(span.end_ns),
+        offending,
+        span_json(span),
+    )
+
+
 class ExceptionLog:
     """A DuckDB file holding the exception log; opening it applies pending migrations."""
 
@@ -112,30 +129,90 @@ class ExceptionLog:
         self.con.execute("SET TimeZone = 'UTC'")
         self.schema_version = 0 if read_only else migrate(self.con)
         self._staged = False
+        self._head = chain.head(self.con) if not read_only else (0, chain.GENESIS)
 
     def write(self, hits: Sequence[Hit]) -> int:
-        """Insert the rows of `hits` in one transaction; returns how many were new."""
+        """Insert the rows of `hits` and their evidence spans in one transaction.
+
+        Rows already in the log are skipped (their evidence may still grow). Every new
+        row is appended to the hash chain in the same transaction. Returns how many
+        exception rows were new.
+        """
         if not hits:
             return 0
         if not self._staged:
-            columns = ", ".join(f"{name} {kind}" for name, kind in _COLUMNS)
-            self.con.execute(f"CREATE TEMP TABLE IF NOT EXISTS staged_exceptions ({columns})")
-            self._staged = True
+            self._create_staging()
         detected_at = utc_now()
-        self.con.begin()
+        rows: dict[str, tuple[Any, ...]] = {}
+        evidence: dict[str, tuple[Any, ...]] = {}
+        for hit in hits:
+            row = hit_row(hit, detected_at)
+            rows.setdefault(row[0], row)
+            for span in (hit.span, *hit.context):
+                ev = evidence_row(row[0], span, offending=span is hit.span)
+                evidence.setdefault(chain.evidence_row_id(row[0], span.span_id), ev)
+        con = self.con
+        con.begin()
         try:
-            appender = self.con.appender("staged_exceptions")
-            appender.append_rows([hit_row(hit, detected_at) for hit in hits])
-            appender.flush()
-            row = self.con.execute(
-                "INSERT INTO exceptions SELECT * FROM staged_exceptions ON CONFLICT DO NOTHING"
-            ).fetchone()
-            self.con.execute("DELETE FROM staged_exceptions")
-            self.con.commit()
+            new_rows = self._insert(
+                "exceptions", "staged_exceptions", rows.values(), "exception_id"
+            )
+            new_evidence = self._insert(
+                "evidence_spans", "staged_evidence", evidence.values(), "exception_id, span_id"
+            )
+            entries = chain.extend(
+                self._head,
+                [
+                    *((chain.EXCEPTION, k, v) for k, v in rows.items() if (k,) in new_rows),
+                    *(
+                        (chain.EVIDENCE, k, v)
+                        for k, v in evidence.items()
+                        if (v[0], v[1]) in new_evidence
+                    ),
+                ],
+            )
+            if entries:
+                appender = con.appender("log_chain")
+                appender.append_rows(
+                    [
+                        (e.seq, e.kind, e.row_id, e.prev_hash, e.row_hash, detected_at)
+                        for e in entries
+                    ]
+                )
+                appender.flush()
+            con.commit()
         except Exception:
-            self.con.rollback()
+            con.rollback()
             raise
-        return int(row[0]) if row else 0
+        if entries:
+            self._head = (entries[-1].seq, entries[-1].row_hash)
+        return len(new_rows)
+
+    def _create_staging(self) -> None:
+        columns = ", ".join(f"{name} {kind}" for name, kind in _COLUMNS)
+        self.con.execute(f"CREATE TEMP TABLE IF NOT EXISTS staged_exceptions ({columns})")
+        self.con.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS staged_evidence AS "
+            "SELECT * FROM evidence_spans LIMIT 0"
+        )
+        self._staged = True
+
+    def _insert(
+        self, table: str, staging: str, rows: Iterable[tuple[Any, ...]], key: str
+    ) -> set[tuple[Any, ...]]:
+        """Append rows through a staging table; returns the keys that were new."""
+        appender = self.con.appender(staging)
+        appender.append_rows(list(rows))
+        appender.flush()
+        inserted = self.con.execute(
+            f"INSERT INTO {table} SELECT * FROM {staging} ON CONFLICT DO NOTHING RETURNING {key}"
+        ).fetchall()
+        self.con.execute(f"DELETE FROM {staging}")
+        return {tuple(r) for r in inserted}
+
+    def verify(self) -> chain.Verification:
+        """Recompute the hash chain against the rows as stored now."""
+        return chain.verify(lambda sql, params: self.query(sql, params)[1], COLUMN_NAMES)
 
     def record_gap(
         self, source: str, first_ns: int, last_ns: int, lost_spans: int, reason: str

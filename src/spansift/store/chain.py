@@ -1,0 +1,179 @@
+"""Tamper evidence: every row written to the log is chained by hash, in write order.
+
+Entry `seq` (1, 2, 3, ... with no gaps) stores `row_hash = sha256(prev_hash "\\n"
+canonical JSON of the row)`, where `prev_hash` is the previous entry's hash (64
+zeros for the first). `verify` recomputes the chain from the rows as they are now
+and reports the first row that was changed, deleted or inserted.
+
+What this promises: any edit, deletion or insertion of a logged row, or of a
+chain entry, is detected unless the editor also rewrites every later chain
+entry. What it does not: someone who can write the database can rewrite the
+whole chain consistently. A checkpoint (see `checkpoint.py`) stored elsewhere
+closes that gap for everything written before it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import duckdb
+
+GENESIS = "0" * 64
+# Runs read-only SQL with parameters and returns rows: a local cursor or a running receiver.
+Fetch = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
+# Timestamps are hashed (and read back for verifying) as ISO text with microseconds.
+_ISO = "%Y-%m-%dT%H:%M:%S.%f"
+TIMESTAMP_COLUMNS = frozenset({"occurred_at", "detected_at", "start_at", "end_at"})
+EXCEPTION, EVIDENCE = "exception", "evidence"
+
+# The columns each kind of row is hashed over, in this order.
+EVIDENCE_COLUMNS = (
+    "exception_id",
+    "span_id",
+    "trace_id",
+    "parent_span_id",
+    "name",
+    "status",
+    "start_at",
+    "end_at",
+    "offending",
+    "span",
+)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.strftime(_ISO)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def canonical(row: Sequence[Any]) -> bytes:
+    """The bytes a row is hashed over: a compact JSON array of its values."""
+    return json.dumps([_plain(v) for v in row], separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def link(prev_hash: str, row: Sequence[Any]) -> str:
+    """The chain hash of `row` written after an entry whose hash is `prev_hash`."""
+    return hashlib.sha256(prev_hash.encode() + b"\n" + canonical(row)).hexdigest()
+
+
+def evidence_row_id(exception_id: str, span_id: str) -> str:
+    return f"{exception_id}/{span_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One chain entry about to be written."""
+
+    seq: int
+    kind: str
+    row_id: str
+    prev_hash: str
+    row_hash: str
+
+
+def extend(head: tuple[int, str], rows: Iterable[tuple[str, str, Sequence[Any]]]) -> list[Entry]:
+    """Chain entries for `(kind, row_id, row)` written after `head` = (seq, hash)."""
+    seq, prev = head
+    out: list[Entry] = []
+    for kind, row_id, row in rows:
+        seq += 1
+        row_hash = link(prev, row)
+        out.append(Entry(seq, kind, row_id, prev, row_hash))
+        prev = row_hash
+    return out
+
+
+def head(con: duckdb.DuckDBPyConnection) -> tuple[int, str]:
+    """(seq, hash) of the last chain entry, or (0, GENESIS) for an empty log."""
+    found = con.execute("SELECT seq, row_hash FROM log_chain ORDER BY seq DESC LIMIT 1").fetchone()
+    return (int(found[0]), str(found[1])) if found else (0, GENESIS)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One way the log differs from its chain."""
+
+    problem: str  # changed, deleted, inserted, broken
+    kind: str
+    row_id: str
+    seq: int | None
+    detail: str
+
+    def __str__(self) -> str:
+        where = f"chain entry {self.seq}" if self.seq is not None else "no chain entry"
+        return f"{self.problem}: {self.kind} {self.row_id} ({where}): {self.detail}"
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """The result of `verify`: entries checked, the head, and what differs (first first)."""
+
+    entries: int
+    head_seq: int
+    head_hash: str
+    findings: tuple[Finding, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
+def _select(columns: Sequence[str], table: str) -> str:
+    parts = [f"strftime({c}, '{_ISO}') AS {c}" if c in TIMESTAMP_COLUMNS else c for c in columns]
+    return f"SELECT {', '.join(parts)} FROM {table}"
+
+
+def verify(fetch: Fetch, exception_columns: Sequence[str]) -> Verification:
+    """Recompute the chain against the rows as stored now."""
+    rows: dict[tuple[str, str], tuple[Any, ...]] = {}
+    for row in fetch(_select(exception_columns, "exceptions"), []):
+        rows[(EXCEPTION, str(row[0]))] = tuple(row)
+    for row in fetch(_select(EVIDENCE_COLUMNS, "evidence_spans"), []):
+        rows[(EVIDENCE, evidence_row_id(str(row[0]), str(row[1])))] = tuple(row)
+
+    findings: list[Finding] = []
+    expected_seq, prev = 1, GENESIS
+    seen: set[tuple[str, str]] = set()
+    entries = fetch("SELECT seq, kind, row_id, prev_hash, row_hash FROM log_chain ORDER BY seq", [])
+    for seq, kind, row_id, prev_hash, row_hash in entries:
+        key = (str(kind), str(row_id))
+        seen.add(key)
+        if seq != expected_seq:
+            findings.append(
+                Finding(
+                    "broken", kind, row_id, seq, f"chain jumps from {expected_seq - 1} to {seq}"
+                )
+            )
+        elif prev_hash != prev:
+            findings.append(
+                Finding(
+                    "broken", kind, row_id, seq, "previous hash does not match the entry before"
+                )
+            )
+        stored = rows.get(key)
+        if stored is None:
+            findings.append(Finding("deleted", kind, row_id, seq, "row is missing from the log"))
+        elif link(prev_hash, stored) != row_hash:
+            findings.append(
+                Finding("changed", kind, row_id, seq, "row differs from what was written")
+            )
+        expected_seq, prev = seq + 1, row_hash
+    for key in sorted(rows.keys() - seen):
+        findings.append(Finding("inserted", key[0], key[1], None, "row was never chained"))
+    last_seq, last_hash = (entries[-1][0], entries[-1][4]) if entries else (0, GENESIS)
+    return Verification(len(entries), int(last_seq), str(last_hash), tuple(findings))
+
+
+def hash_at(fetch: Fetch, seq: int) -> str | None:
+    """The chain hash at entry `seq`, or None when the chain is shorter."""
+    found = fetch("SELECT row_hash FROM log_chain WHERE seq = ?", [seq])
+    return str(found[0][0]) if found else None
