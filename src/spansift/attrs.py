@@ -19,6 +19,11 @@ GEN_AI_INPUT_TOKENS = "gen_ai.usage.input_tokens"
 GEN_AI_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
 GEN_AI_PROMPT_TOKENS_OLD = "gen_ai.usage.prompt_tokens"
 GEN_AI_COMPLETION_TOKENS_OLD = "gen_ai.usage.completion_tokens"
+GEN_AI_PROVIDER = "gen_ai.provider.name"
+GEN_AI_SYSTEM_OLD = "gen_ai.system"  # before gen_ai.provider.name
+GEN_AI_AGENT_CALL_ID = "gen_ai.agent.call.id"  # pydantic-ai's run id
+GEN_AI_INPUT_MESSAGES = "gen_ai.input.messages"
+GEN_AI_OUTPUT_MESSAGES = "gen_ai.output.messages"
 GEN_AI_GUARDRAIL_NAME = "gen_ai.guardrail.name"
 GEN_AI_GUARDRAIL_VERDICT = "gen_ai.guardrail.verdict.type"
 GEN_AI_GUARDRAIL_ACTION = "gen_ai.guardrail.action.type"
@@ -47,16 +52,38 @@ OI_GRAPH_NODE_NAME = "graph.node.name"
 OI_PROMPT_TOKENS = "llm.token_count.prompt"
 OI_COMPLETION_TOKENS = "llm.token_count.completion"
 OI_TOTAL_TOKENS = "llm.token_count.total"
+OI_GRAPH_NODE_PARENT = "graph.node.parent_id"
+OI_METADATA = "metadata"  # JSON; LangChain puts langgraph_node and thread_id here
 OI_TOOLS_PREFIX = "llm.tools."
 OI_TOOL_JSON_SCHEMA_SUFFIX = ".tool.json_schema"
+OI_OUTPUT_MESSAGES_PREFIX = "llm.output_messages."
+OI_INPUT_MESSAGES_PREFIX = "llm.input_messages."
+OI_ANNOTATIONS_PREFIX = "annotations."
+
+# pydantic-ai's own instrumentation.
+PYDANTIC_AI_DEFERRAL = "pydantic_ai.tool.deferral.name"  # ApprovalRequired | CallDeferred
+PYDANTIC_AI_FAILURE_STAGE = "pydantic_ai.tool.failure_stage"
+
+# Traceloop / OpenLLMetry.
+TRACELOOP_SPAN_KIND = "traceloop.span.kind"  # workflow | task | agent | tool
+TRACELOOP_ENTITY_NAME = "traceloop.entity.name"
+TRACELOOP_WORKFLOW = "traceloop.workflow.name"
+LLM_TOTAL_TOKENS_OLD = "llm.usage.total_tokens"
 
 # spansift's own convention, for what no standard covers yet.
 SPANSIFT_WORKFLOW = "spansift.workflow"
 SPANSIFT_STEP = "spansift.step"
 SPANSIFT_GATE_NAME = "spansift.gate.name"
-SPANSIFT_GATE_DECISION = "spansift.gate.decision"
-SPANSIFT_HUMAN_DECISION = "spansift.human.decision"
+SPANSIFT_GATE_DECISION = "spansift.gate.decision"  # requested|approved|denied|escalated|pending
+SPANSIFT_GATE_APPROVER = "spansift.gate.approver"
+SPANSIFT_GATE_JUSTIFICATION = "spansift.gate.justification"
+SPANSIFT_GATE_SCOPE = "spansift.gate.scope"
+SPANSIFT_GATE_EXPIRES_AT = "spansift.gate.expires_at"  # ISO 8601
+SPANSIFT_GATE_EVENT = "spansift.gate.decision"  # event name: a decision recorded on a span
+SPANSIFT_HUMAN_DECISION = "spansift.human.decision"  # accepted | rejected | edited
 SPANSIFT_HUMAN_ACTOR = "spansift.human.actor"
+SPANSIFT_HUMAN_REASON = "spansift.human.reason"
+SPANSIFT_HUMAN_EVENT = "spansift.human.decision"  # event name: a decision recorded on a span
 SPANSIFT_GUARDRAIL_NAME = "spansift.guardrail.name"
 SPANSIFT_GUARDRAIL_TRIGGERED = "spansift.guardrail.triggered"
 SPANSIFT_HANDOFF_TO = "spansift.handoff.to"
@@ -71,7 +98,12 @@ NORMALIZE_KEYS = frozenset(
     and not name.endswith(("_EVENT", "_PREFIX", "_SUFFIX"))
     and not name.startswith(("EXCEPTION_", "GEN_AI_EVALUATION_"))
 )
-NORMALIZE_PREFIXES = (OI_TOOLS_PREFIX,)
+NORMALIZE_PREFIXES = (
+    OI_TOOLS_PREFIX,
+    OI_OUTPUT_MESSAGES_PREFIX,
+    OI_INPUT_MESSAGES_PREFIX,
+    OI_ANNOTATIONS_PREFIX,
+)
 
 # Canonical fields: the names rules use whatever framework produced the span.
 CANONICAL_FIELDS = (
@@ -88,6 +120,9 @@ CANONICAL_FIELDS = (
     "tool.name",
     "tool.call_id",
     "tool.offered",
+    "tool.proposed",
+    "tool.proposed_ids",
+    "tool.unknown",
     "usage.input_tokens",
     "usage.output_tokens",
     "usage.total_tokens",
@@ -95,13 +130,20 @@ CANONICAL_FIELDS = (
     "guardrail.triggered",
     "gate.name",
     "gate.decision",
+    "gate.approver",
+    "gate.justification",
+    "gate.scope",
+    "gate.expires_at",
     "human.decision",
     "human.actor",
+    "human.reason",
     "handoff.to",
     "evaluation.name",
     "evaluation.label",
     "evaluation.score",
     "evaluation.explanation",
+    "limit.exceeded",
+    "run.id",
     "user.id",
     "session.id",
     "service.name",

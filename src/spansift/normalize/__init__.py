@@ -1,0 +1,150 @@
+"""Canonical fields: one place that knows how each convention spells things.
+
+`canonical_fields` reads spansift's own convention, the OTel GenAI conventions
+(`genai`), OpenInference (`openinference`) and framework shapes the two leave
+out (`frameworks`: OpenAI Agents SDK error texts, pydantic-ai deferrals,
+LangGraph interrupts, Traceloop names). It returns the raw attributes plus the
+canonical fields of `attrs.CANONICAL_FIELDS`, so a rule never needs to know
+which framework produced a span. It is pure and cheap: dictionary lookups, and
+JSON parsing only for message and tool-definition keys that are present.
+`_prefilter` holds the contract of which raw atoms each field needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from spansift import attrs as a
+from spansift.model import Attributes, AttrValue, Event, Span, StatusCode
+from spansift.normalize import frameworks, genai, openinference, spansift
+from spansift.normalize._prefilter import (
+    CONTRACT,
+    DIRECT_KEYS,
+    ERROR_STATUS,
+    EVENTS,
+    FIELD_NEEDS,
+    NAME,
+    STATUS_MESSAGE,
+    field_needs,
+    name_fields,
+    prefilter_of,
+)
+from spansift.normalize._util import add_unknown, lower, set_first
+
+__all__ = [
+    "CONTRACT",
+    "DIRECT_KEYS",
+    "ERROR_STATUS",
+    "EVENTS",
+    "FIELD_NEEDS",
+    "NAME",
+    "STATUS_MESSAGE",
+    "canonical_fields",
+    "field_needs",
+    "fields_of",
+    "name_fields",
+    "prefilter_of",
+]
+
+_STATUS = {StatusCode.UNSET: "unset", StatusCode.OK: "ok", StatusCode.ERROR: "error"}
+# Guardrail verdicts and actions (GenAI drafts) that mean "the guardrail stopped something".
+_TRIPPED = frozenset({"deny", "block", "modify", "escalate", "warn", "tripwire_triggered"})
+
+
+def fields_of(span: Span) -> dict[str, AttrValue]:
+    """Canonical fields of a fully built span."""
+    return canonical_fields(
+        name=span.name,
+        status=span.status,
+        status_message=span.status_message,
+        attributes=span.attributes,
+        resource=span.resource,
+        events=span.events,
+        duration_ns=span.end_ns - span.start_ns,
+    )
+
+
+def canonical_fields(
+    *,
+    name: str,
+    status: StatusCode,
+    status_message: str,
+    attributes: Attributes,
+    resource: Attributes,
+    events: Iterable[Event],
+    duration_ns: int,
+) -> dict[str, AttrValue]:
+    """Raw attributes plus canonical fields; canonical names win where both exist."""
+    get = attributes.get
+    # Conventions run in priority order and each fills only what is still missing.
+    out: dict[str, AttrValue] = {
+        "span.name": name,
+        "span.duration_ms": duration_ns / 1e6,
+        "status": _STATUS.get(status, "unset"),
+    }
+    kind = _span_kind(get, name)
+    out["span.kind"] = kind
+
+    spansift.read(out, get)
+    genai.read(out, get, name, kind)
+    openinference.read(out, get, attributes)
+    frameworks.read_traceloop(out, get, name, kind)
+    frameworks.read_pydantic_ai(out, get)
+    if kind == "handoff":
+        set_first(out, "handoff.to", frameworks.name_handoff(name))
+    _unknown_proposals(out)
+
+    set_first(out, "workflow", get(a.SPANSIFT_WORKFLOW), resource.get(a.SERVICE_NAME))
+    set_first(out, "step", name)
+    set_first(out, "service.name", resource.get(a.SERVICE_NAME))
+    _guardrail(out, get, kind, name)
+
+    if status_message:
+        out["error.message"] = status_message
+        frameworks.read_message(out, status_message, kind)
+    for event in events:
+        _read_event(out, event)
+
+    merged: dict[str, AttrValue] = dict(attributes)
+    merged.update(out)
+    return merged
+
+
+def _span_kind(get: Any, name: str) -> str:
+    kind = spansift.kind(get) or openinference.kind(get, name) or frameworks.kind(get)
+    if kind is None:
+        operation = get(a.GEN_AI_OPERATION)
+        kind = genai.OPERATION_KIND.get(operation) if isinstance(operation, str) else None
+    return kind or "other"
+
+
+def _unknown_proposals(out: dict[str, AttrValue]) -> None:
+    """Tools the model proposed that were not among the tools it was offered."""
+    proposed, offered = out.get("tool.proposed"), out.get("tool.offered")
+    if isinstance(proposed, tuple) and isinstance(offered, tuple) and offered:
+        add_unknown(out, [str(n) for n in proposed if n not in offered])
+
+
+def _guardrail(out: dict[str, AttrValue], get: Any, kind: str, name: str) -> None:
+    set_first(out, "guardrail.name", get(a.SPANSIFT_GUARDRAIL_NAME), get(a.GEN_AI_GUARDRAIL_NAME))
+    if kind == "guardrail":
+        set_first(out, "guardrail.name", name)
+    triggered = get(a.SPANSIFT_GUARDRAIL_TRIGGERED)
+    if isinstance(triggered, bool):
+        out["guardrail.triggered"] = triggered
+        return
+    verdicts = {lower(get(a.GEN_AI_GUARDRAIL_VERDICT)), lower(get(a.GEN_AI_GUARDRAIL_ACTION))}
+    verdicts.discard(None)
+    if verdicts:
+        out["guardrail.triggered"] = bool(verdicts & _TRIPPED)
+
+
+def _read_event(out: dict[str, AttrValue], event: Event) -> None:
+    if event.name in (a.SPANSIFT_GATE_EVENT, a.SPANSIFT_HUMAN_EVENT):
+        spansift.read(out, event.attributes.get)
+    elif event.name == a.EXCEPTION_EVENT:
+        if not frameworks.read_exception_event(out, event):
+            genai.read_event(out, event)
+    else:
+        genai.read_event(out, event)

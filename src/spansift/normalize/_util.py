@@ -1,0 +1,125 @@
+"""Small value helpers shared by the convention modules."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from spansift.model import AttrValue
+
+Out = dict[str, AttrValue]
+
+# Texts frameworks use when the model asked for a tool that does not exist:
+# pydantic-ai's retry prompt, LangGraph's ToolNode, the OpenAI Agents SDK.
+UNKNOWN_TOOL_TEXT = re.compile(
+    r"unknown tool|tool not found|is not a valid tool|no tool named|tool \S+ not found", re.I
+)
+_UNKNOWN_TOOL_NAME = re.compile(
+    r"unknown tool name: '(?P<a>[^']+)'"
+    r"|(?P<b>[\w.-]+) is not a valid tool"
+    r"|tool (?P<c>[\w.-]+) not found"
+    r"|'tool_name': '(?P<d>[^']+)'"
+    r"|no tool named '?(?P<e>[\w.-]+)",
+    re.I,
+)
+
+
+def unknown_tool_name(text: str) -> str:
+    """The tool name an unknown-tool message names, or "" when it names none."""
+    found = _UNKNOWN_TOOL_NAME.search(text)
+    if found is None:
+        return ""
+    return next((v for v in found.groupdict().values() if v), "")
+
+
+def first(*values: Any) -> Any:
+    for value in values:
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def set_first(out: Out, key: str, *values: Any) -> None:
+    """Set `key` to the first present value unless a convention read earlier already did."""
+    if key in out:
+        return
+    value = first(*values)
+    if value is not None:
+        out[key] = value
+
+
+def lower(value: Any) -> str | None:
+    return value.lower() if isinstance(value, str) else None
+
+
+def number(value: Any) -> int | float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            return None
+    return None
+
+
+def parse_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def tool_name(definition: Any) -> str | None:
+    """The name in a tool definition: `{"name": ...}` or `{"function": {"name": ...}}`."""
+    if not isinstance(definition, Mapping):
+        return None
+    name = definition.get("name")
+    function = definition.get("function")
+    if not name and isinstance(function, Mapping):
+        name = function.get("name")
+    return name if isinstance(name, str) and name else None
+
+
+def add_unknown(out: Out, names: list[str]) -> None:
+    """Record tools reported or found unknown, keeping earlier ones first."""
+    if not names:
+        return
+    known = out.get("tool.unknown")
+    merged = (*known, *names) if isinstance(known, tuple) else tuple(names)
+    out["tool.unknown"] = tuple(dict.fromkeys(merged))
+
+
+# Labels of approval and human-review verdicts, as evaluation events and
+# annotations spell them, mapped to spansift's decisions.
+GATE_LABELS = {
+    **dict.fromkeys(("approved", "approve", "allow", "allowed", "accept", "accepted"), "approved"),
+    **dict.fromkeys(("denied", "deny", "rejected", "reject", "blocked", "block"), "denied"),
+    **dict.fromkeys(("escalated", "escalate"), "escalated"),
+    **dict.fromkeys(("pending", "requested"), "pending"),
+}
+HUMAN_LABELS = {
+    **dict.fromkeys(("accepted", "accept", "approved", "correct", "thumbs_up", "good"), "accepted"),
+    **dict.fromkeys(
+        ("rejected", "reject", "denied", "incorrect", "thumbs_down", "bad"), "rejected"
+    ),
+    **dict.fromkeys(("edited", "edit", "corrected", "modified", "overridden"), "edited"),
+}
+APPROVAL_NAME = re.compile(r"approv|gate", re.I)
+HUMAN_NAME = re.compile(r"human|review|feedback|annotation", re.I)
+
+
+def verdict(out: Out, name: Any, label: Any, *, human: bool) -> None:
+    """Map a named verdict (evaluation event, annotation) to gate or human decisions."""
+    if not isinstance(name, str) or not isinstance(label, str):
+        return
+    key = label.strip().lower()
+    if APPROVAL_NAME.search(name) and key in GATE_LABELS:
+        set_first(out, "gate.name", name)
+        set_first(out, "gate.decision", GATE_LABELS[key])
+    elif (human or HUMAN_NAME.search(name)) and key in HUMAN_LABELS:
+        set_first(out, "human.decision", HUMAN_LABELS[key])
