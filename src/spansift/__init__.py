@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from spansift.agents_sdk import SpansiftTracingProcessor
+from spansift.conventions import ApprovalGate, approval_gate, record_human_decision
 from spansift.model import Event, ExceptionType, Hit, Match, Severity, Span, SpanKind, StatusCode
 from spansift.processor import ExceptionLogProcessor
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ApprovalGate",
     "Event",
     "ExceptionLogProcessor",
     "ExceptionType",
@@ -16,6 +19,9 @@ __all__ = [
     "Severity",
     "Span",
     "SpanKind",
+    "SpansiftTracingProcessor",
     "StatusCode",
     "__version__",
+    "approval_gate",
+    "record_human_decision",
 ]

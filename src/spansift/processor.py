@@ -20,6 +20,7 @@ from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
+from spansift.model import Span
 from spansift.pipeline import Pipeline
 from spansift.rules import RuleSet, load_ruleset
 from spansift.sources.sdk import span_from_readable
@@ -56,7 +57,7 @@ class ExceptionLogProcessor(SpanProcessor):
         ruleset = rules if isinstance(rules, RuleSet) else load_ruleset(rules, contracts)
         self.pipeline = Pipeline(ruleset)
         self._log = ExceptionLog(db)
-        self._queue: deque[ReadableSpan] = deque()
+        self._queue: deque[ReadableSpan | Span] = deque()
         self._max_queue = max_queue_size
         self._batch = batch_size
         self._interval_s = flush_interval_ms / 1000
@@ -85,6 +86,14 @@ class ExceptionLogProcessor(SpanProcessor):
                 self._wake.set()
         except Exception:  # the application must never see our failures
             self.worker_errors += 1
+
+    def submit(self, span: Span) -> None:
+        """Queue an already converted `Span`, with `on_end`'s contract (never blocks or raises).
+
+        For adapters that see a framework's own span objects rather than OTel spans
+        (`spansift.agents_sdk.SpansiftTracingProcessor`): they share this queue and worker.
+        """
+        self.on_end(span)  # type: ignore[arg-type]  # the worker converts only ReadableSpans
 
     def _drop(self) -> None:
         now = time.time_ns()
@@ -136,14 +145,16 @@ class ExceptionLogProcessor(SpanProcessor):
     def _drain(self) -> None:
         queue = self._queue
         while queue:
-            batch: list[ReadableSpan] = []
+            batch: list[ReadableSpan | Span] = []
             try:
                 while len(batch) < self._batch:
                     batch.append(queue.popleft())
             except IndexError:
                 pass
             try:
-                hits = self.pipeline.spans(span_from_readable(s) for s in batch)
+                hits = self.pipeline.spans(
+                    s if isinstance(s, Span) else span_from_readable(s) for s in batch
+                )
                 self._log.write(hits)
             except Exception:
                 self.worker_errors += 1

@@ -63,7 +63,8 @@ def name_handoff(name: str) -> str | None:
 
 def read_message(out: Out, text: str, kind: str) -> None:
     """Signals in an error text: the Agents SDK's SpanError messages and limit errors."""
-    if UNKNOWN_TOOL_TEXT.search(text):
+    # An LLM call failing with such a text is the provider's complaint, not a tool call.
+    if kind != "llm" and UNKNOWN_TOOL_TEXT.search(text):
         add_unknown(out, [unknown_tool_name(text) or str(out.get("tool.name", ""))])
     tripped = _GUARDRAIL.search(text)
     if tripped:
