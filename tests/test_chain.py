@@ -50,7 +50,7 @@ def test_reingest_keeps_the_chain_valid(runner: CliRunner, logged: Path) -> None
 
 def test_updated_row_is_reported(runner: CliRunner, logged: Path) -> None:
     """Editing a summary in place is caught as a changed row."""
-    _sql(logged, "UPDATE exceptions SET summary = 'nothing to see' WHERE tool = 'refund_order'")
+    _sql(logged, "UPDATE exception_rows SET summary = 'nothing to see' WHERE tool = 'refund_order'")
     code, out = _verify(runner, logged)
     assert code == 1
     assert out.startswith("FAILED: ")
@@ -59,7 +59,7 @@ def test_updated_row_is_reported(runner: CliRunner, logged: Path) -> None:
 
 def test_deleted_row_is_reported(runner: CliRunner, logged: Path) -> None:
     """Deleting an exception is caught as a deleted row."""
-    _sql(logged, "DELETE FROM exceptions WHERE exception_type = 'unknown_tool'")
+    _sql(logged, "DELETE FROM exception_rows WHERE exception_type = 'unknown_tool'")
     code, out = _verify(runner, logged)
     assert code == 1
     assert "first: deleted: exception " in out
@@ -69,10 +69,10 @@ def test_inserted_row_is_reported(runner: CliRunner, logged: Path) -> None:
     """A row added behind spansift's back has no chain entry and is reported."""
     _sql(
         logged,
-        "INSERT INTO exceptions SELECT 'f' || exception_id[2:], occurred_at, detected_at, "
+        "INSERT INTO exception_rows SELECT 'f' || exception_id[2:], occurred_at, detected_at, "
         "workflow, step, trace_id, span_id, exception_type, severity, rule_id, agent, tool, "
         "boundary, summary, owner, status, resolution, follow_up, evidence "
-        "FROM exceptions LIMIT 1",
+        "FROM exception_rows LIMIT 1",
     )
     code, out = _verify(runner, logged)
     assert code == 1
@@ -103,7 +103,7 @@ def test_signed_checkpoint_detects_a_rewritten_log(
     assert (code, out.endswith(f"extends {note}\n")) == (0, True)
 
     # Rewrite history: drop everything and ingest a different log; the chain is valid again.
-    _sql(logged, "DELETE FROM evidence_spans; DELETE FROM exceptions; DELETE FROM log_chain")
+    _sql(logged, "DELETE FROM evidence_spans; DELETE FROM exception_rows; DELETE FROM log_chain")
     runner.invoke(
         main, ["ingest", str(ROOT / "tests/fixtures/otlp/agent_trace.pb"), "--db", str(logged)]
     )

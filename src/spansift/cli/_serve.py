@@ -25,9 +25,12 @@ from spansift.remote import (
 )
 from spansift.store.log import ExceptionLog
 
+# Every table, plus the `exceptions` view (the rows with their review state) that users read.
 _TABLES_SQL = (
     "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
-    "AND schema_name = 'main' AND NOT temporary ORDER BY table_name"
+    "AND schema_name = 'main' AND NOT temporary UNION SELECT view_name FROM duckdb_views() "
+    "WHERE database_name = current_database() AND schema_name = 'main' "
+    "AND view_name = 'exceptions' ORDER BY 1"
 )
 
 

@@ -143,10 +143,12 @@ class QueryService:
             raise QueryError(msg)
         with self._cursor() as cursor:
             found = cursor.execute(
-                "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                "SELECT count(*) FROM (SELECT database_name, schema_name, table_name "
+                "FROM duckdb_tables() UNION ALL SELECT database_name, schema_name, view_name "
+                "FROM duckdb_views()) WHERE database_name = current_database() "
                 "AND schema_name = 'main' AND table_name = ?",
                 [table],
-            ).fetchone()
+            ).fetchone()  # views too: `exceptions` is a view over `exception_rows`
             if not found or not found[0]:
                 msg = f"no table {table!r}"
                 raise QueryError(msg)

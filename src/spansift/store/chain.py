@@ -29,8 +29,14 @@ GENESIS = "0" * 64
 Fetch = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
 # Timestamps are hashed (and read back for verifying) as ISO text with microseconds.
 _ISO = "%Y-%m-%dT%H:%M:%S.%f"
-TIMESTAMP_COLUMNS = frozenset({"occurred_at", "detected_at", "start_at", "end_at"})
+TIMESTAMP_COLUMNS = frozenset(
+    {
+        "occurred_at", "detected_at", "start_at", "end_at", "decided_at", "suppressed_until",
+        "granted_at", "expires_at", "recorded_at",
+    }
+)  # fmt: skip
 EXCEPTION, EVIDENCE = "exception", "evidence"
+DECISION, GRANT, GRANT_USE, SUSPENSION = "decision", "grant", "grant_use", "suspension"
 
 # The columns each kind of row is hashed over, in this order.
 EVIDENCE_COLUMNS = (
@@ -45,6 +51,30 @@ EVIDENCE_COLUMNS = (
     "offending",
     "span",
 )
+
+
+DECISION_COLUMNS = (
+    "decision_id", "exception_id", "decided_at", "actor", "action", "status", "owner",
+    "resolution", "follow_up", "note", "suppressed_until",
+)  # fmt: skip
+GRANT_COLUMNS = (
+    "grant_id", "agent", "tool", "scope", "granted_at", "expires_at", "approvers",
+    "justification",
+)  # fmt: skip
+GRANT_USE_COLUMNS = (
+    "exception_id", "grant_id", "occurred_at", "recorded_at", "workflow", "agent", "tool",
+    "exception_type", "rule_id", "trace_id", "span_id",
+)  # fmt: skip
+SUSPENSION_COLUMNS = (
+    "suspension_id", "target_kind", "target", "action", "actor", "reason", "decided_at",
+)  # fmt: skip
+# Kinds whose rows are keyed by their first column alone: kind -> (table, columns).
+SINGLE_KEY_KINDS = {
+    DECISION: ("decisions", DECISION_COLUMNS),
+    GRANT: ("grants", GRANT_COLUMNS),
+    GRANT_USE: ("grant_uses", GRANT_USE_COLUMNS),
+    SUSPENSION: ("suspensions", SUSPENSION_COLUMNS),
+}
 
 
 def _plain(value: Any) -> Any:
@@ -134,11 +164,24 @@ def _select(columns: Sequence[str], table: str) -> str:
 
 def verify(fetch: Fetch, exception_columns: Sequence[str]) -> Verification:
     """Recompute the chain against the rows as stored now."""
+    tables = {
+        str(r[0])
+        for r in fetch(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND NOT temporary",
+            [],
+        )
+    }
+    # Chained exception rows are the immutable base rows (`exceptions` is a view since v3).
+    base = "exception_rows" if "exception_rows" in tables else "exceptions"
     rows: dict[tuple[str, str], tuple[Any, ...]] = {}
-    for row in fetch(_select(exception_columns, "exceptions"), []):
+    for row in fetch(_select(exception_columns, base), []):
         rows[(EXCEPTION, str(row[0]))] = tuple(row)
     for row in fetch(_select(EVIDENCE_COLUMNS, "evidence_spans"), []):
         rows[(EVIDENCE, evidence_row_id(str(row[0]), str(row[1])))] = tuple(row)
+    for kind, (table, columns) in SINGLE_KEY_KINDS.items():
+        if table in tables:
+            for row in fetch(_select(columns, table), []):
+                rows[(kind, str(row[0]))] = tuple(row)
 
     findings: list[Finding] = []
     expected_seq, prev = 1, GENESIS

@@ -8,9 +8,12 @@ processes go through the receiver's query endpoint or a Parquet export.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import os
-from collections.abc import Iterable, Sequence
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,10 @@ from spansift.store import chain
 from spansift.store.migrations import migrate
 
 DEFAULT_DB = "spansift.duckdb"
+BASE_TABLE = "exception_rows"  # what `write` appends to; `exceptions` is a view over it
+# Exception types an approval grant can cover: the use was approved ahead of time.
+GRANTABLE = frozenset({"wrong_tool", "approval_bypassed", "approval_denied"})
+_REFRESH_S = 1.0  # how often `write` re-reads grants and suspensions on the writer's thread
 _EPOCH = datetime(1970, 1, 1)  # naive UTC, like every TIMESTAMP column here
 
 _COLUMNS = (
@@ -72,7 +79,7 @@ def _text(value: object) -> str | None:
 
 
 def hit_row(hit: Hit, detected_at: datetime) -> tuple[Any, ...]:
-    """The `exceptions` row of a hit, in `COLUMN_NAMES` order."""
+    """The `exception_rows` row of a hit, in `COLUMN_NAMES` order."""
     match, span, fields = hit.match, hit.span, hit.fields
     return (
         exception_id(match.rule_id, span.trace_id, span.span_id),
@@ -95,6 +102,34 @@ def hit_row(hit: Hit, detected_at: datetime) -> tuple[Any, ...]:
         match.follow_up,
         hit_evidence(hit),
     )
+
+
+def parse_scope(scope: str) -> dict[str, str]:
+    """`workflow=refunds,uses=20` as a mapping; `*` or empty means no limit."""
+    out: dict[str, str] = {}
+    for part in scope.split(","):
+        key, sep, value = part.strip().partition("=")
+        if sep:
+            out[key.strip()] = value.strip()
+    return out
+
+
+def _in_scope(scope: Mapping[str, str], row: Mapping[str, Any], used: int) -> bool:
+    workflow = scope.get("workflow")
+    if workflow is not None and not fnmatch.fnmatchcase(row["workflow"] or "", workflow):
+        return False
+    uses = scope.get("uses")
+    return not (uses is not None and uses.isdigit() and used >= int(uses))
+
+
+def _grant_use(row: tuple[Any, ...], grant_id: str, recorded_at: datetime) -> tuple[Any, ...]:
+    """The `grant_uses` row for an exception row a live grant covers."""
+    get = dict(zip(COLUMN_NAMES, row, strict=True))
+    return (
+        get["exception_id"], grant_id, get["occurred_at"], recorded_at, get["workflow"],
+        get["agent"], get["tool"], get["exception_type"], get["rule_id"], get["trace_id"],
+        get["span_id"],
+    )  # fmt: skip
 
 
 def evidence_row(exception_id: str, span: Span, *, offending: bool) -> tuple[Any, ...]:
@@ -130,16 +165,32 @@ class ExceptionLog:
         self.schema_version = 0 if read_only else migrate(self.con)
         self._staged = False
         self._head = chain.head(self.con) if not read_only else (0, chain.GENESIS)
+        # Serializes every chained write: the worker's `write` and decisions, grants and
+        # suspensions arriving on other threads (the receiver's HTTP handlers).
+        self.lock = threading.RLock()
+        self.grants: tuple[tuple[Any, ...], ...] = ()  # live grants, GRANT_COLUMNS order
+        self._grant_uses: dict[str, int] = {}
+        self.suspended: frozenset[tuple[str, str]] = frozenset()  # (agent|workflow, name)
+        self._refreshed = 0.0
+        if not read_only:
+            self.refresh()
 
     def write(self, hits: Sequence[Hit]) -> int:
         """Insert the rows of `hits` and their evidence spans in one transaction.
 
         Rows already in the log are skipped (their evidence may still grow). Every new
-        row is appended to the hash chain in the same transaction. Returns how many
-        exception rows were new.
+        row is appended to the hash chain in the same transaction. A hit covered by a
+        live approval grant (see `coverage`) is recorded in `grant_uses` instead.
+        Returns how many exception rows were new.
         """
-        if not hits:
-            return 0
+        with self.lock:
+            if time.monotonic() - self._refreshed > _REFRESH_S:
+                self.refresh()
+            if not hits:
+                return 0
+            return self._write(hits)
+
+    def _write(self, hits: Sequence[Hit]) -> int:
         if not self._staged:
             self._create_staging()
         detected_at = utc_now()
@@ -148,18 +199,26 @@ class ExceptionLog:
         for hit in hits:
             row = hit_row(hit, detected_at)
             rows.setdefault(row[0], row)
+        covered = self._covered(list(rows.values()))
+        for hit in hits:
+            row_id = exception_id(hit.match.rule_id, hit.span.trace_id, hit.span.span_id)
+            if row_id in covered:
+                continue
             for span in (hit.span, *hit.context):
-                ev = evidence_row(row[0], span, offending=span is hit.span)
-                evidence.setdefault(chain.evidence_row_id(row[0], span.span_id), ev)
+                ev = evidence_row(row_id, span, offending=span is hit.span)
+                evidence.setdefault(chain.evidence_row_id(row_id, span.span_id), ev)
+        uses = [
+            _grant_use(rows.pop(row_id), grant_id, detected_at)
+            for row_id, grant_id in covered.items()
+        ]
         con = self.con
         con.begin()
         try:
-            new_rows = self._insert(
-                "exceptions", "staged_exceptions", rows.values(), "exception_id"
-            )
+            new_rows = self._insert(BASE_TABLE, "staged_exceptions", rows.values(), "exception_id")
             new_evidence = self._insert(
                 "evidence_spans", "staged_evidence", evidence.values(), "exception_id, span_id"
             )
+            new_uses = [u for u in uses if self._insert_one("grant_uses", u)]
             entries = chain.extend(
                 self._head,
                 [
@@ -169,6 +228,7 @@ class ExceptionLog:
                         for k, v in evidence.items()
                         if (v[0], v[1]) in new_evidence
                     ),
+                    *((chain.GRANT_USE, u[0], u) for u in new_uses),
                 ],
             )
             if entries:
@@ -187,6 +247,90 @@ class ExceptionLog:
         if entries:
             self._head = (entries[-1].seq, entries[-1].row_hash)
         return len(new_rows)
+
+    def _covered(self, rows: Sequence[tuple[Any, ...]]) -> dict[str, str]:
+        """{exception_id: grant_id} for rows a grant covers; counts the uses in memory."""
+        out: dict[str, str] = {}
+        if not self.grants:
+            return out
+        for row in rows:
+            get = dict(zip(COLUMN_NAMES, row, strict=True))
+            if get["exception_type"] not in GRANTABLE:
+                continue
+            for grant in self.grants:
+                grant_id, agent, tool, scope, granted_at, expires_at = grant[:6]
+                if (get["agent"], get["tool"]) != (agent, tool):
+                    continue
+                if not granted_at <= get["occurred_at"] < expires_at:
+                    continue  # a use after expiry stays an exception
+                if not _in_scope(parse_scope(scope), get, self._grant_uses.get(grant_id, 0)):
+                    continue
+                self._grant_uses[grant_id] = self._grant_uses.get(grant_id, 0) + 1
+                out[get["exception_id"]] = grant_id
+                break
+        return out
+
+    def _insert_one(self, table: str, row: Sequence[Any]) -> bool:
+        marks = ", ".join("?" * len(row))
+        found = self.con.execute(
+            f"INSERT INTO {table} VALUES ({marks}) ON CONFLICT DO NOTHING RETURNING 1", list(row)
+        ).fetchall()
+        return bool(found)
+
+    def append(self, kind: str, table: str, rows: Sequence[Sequence[Any]]) -> int:
+        """Append rows of `table` (keyed by their first value) and chain them as `kind`.
+
+        Rows whose key is already present are skipped. One transaction, under `lock`,
+        so the chain keeps a single writer. Returns how many rows were new.
+        """
+        with self.lock:
+            con = self.con
+            con.begin()
+            try:
+                new = [row for row in rows if self._insert_one(table, row)]
+                entries = chain.extend(self._head, [(kind, str(r[0]), r) for r in new])
+                if entries:
+                    now = utc_now()
+                    con.executemany(
+                        "INSERT INTO log_chain VALUES (?, ?, ?, ?, ?, ?)",
+                        [(e.seq, e.kind, e.row_id, e.prev_hash, e.row_hash, now) for e in entries],
+                    )
+                con.commit()
+            except Exception:
+                con.rollback()
+                raise
+            if entries:
+                self._head = (entries[-1].seq, entries[-1].row_hash)
+            self.refresh()
+            return len(new)
+
+    def refresh(self) -> None:
+        """Re-read live grants and suspensions into memory (on the writer's thread)."""
+        with self.lock:
+            self._refreshed = time.monotonic()
+            if self.schema_version < 3:
+                return
+            now = utc_now()
+            self.grants = tuple(
+                self.con.execute(
+                    f"SELECT {', '.join(chain.GRANT_COLUMNS)} FROM grants WHERE expires_at > ?",
+                    [now - timedelta(days=1)],  # late spans may still fall inside a grant
+                ).fetchall()
+            )
+            self._grant_uses = {
+                str(g): int(n)
+                for g, n in self.con.execute(
+                    "SELECT grant_id, count(*) FROM grant_uses GROUP BY 1"
+                ).fetchall()
+            }
+            self.suspended = frozenset(
+                (str(kind), str(target))
+                for kind, target in self.con.execute(
+                    "SELECT target_kind, target FROM suspensions QUALIFY row_number() OVER "
+                    "(PARTITION BY target_kind, target ORDER BY decided_at DESC, "
+                    "suspension_id DESC) = 1 AND action = 'suspend'"
+                ).fetchall()
+            )
 
     def _create_staging(self) -> None:
         columns = ", ".join(f"{name} {kind}" for name, kind in _COLUMNS)
@@ -219,6 +363,12 @@ class ExceptionLog:
     ) -> None:
         """Record that `lost_spans` spans between two times never reached the rules."""
         gap_id = hashlib.sha256(f"{source}\x1f{first_ns}\x1f{reason}".encode()).hexdigest()[:32]
+        with self.lock:
+            self._record_gap(gap_id, source, first_ns, last_ns, lost_spans, reason)
+
+    def _record_gap(
+        self, gap_id: str, source: str, first_ns: int, last_ns: int, lost_spans: int, reason: str
+    ) -> None:
         self.con.execute(
             "INSERT INTO evidence_gaps VALUES (?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (gap_id) DO UPDATE SET last_at = excluded.last_at, "
@@ -238,9 +388,10 @@ class ExceptionLog:
         self, sql: str, params: Sequence[Any] | None = None
     ) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
         """Run SQL and return column names and rows."""
-        cursor = self.con.execute(sql, params or [])
-        columns = tuple(d[0] for d in cursor.description or ())
-        return columns, cursor.fetchall()
+        with self.lock:
+            cursor = self.con.execute(sql, params or [])
+            columns = tuple(d[0] for d in cursor.description or ())
+            return columns, cursor.fetchall()
 
     def checkpoint(self) -> None:
         """Fold the write-ahead log into the database file."""
