@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from spansift import __version__
+from spansift.cli._decide import ack, grant, reopen, resolve, resume, suppress, suspend
 from spansift.cli._evidence import checkpoint, show, verify
 from spansift.cli._ingest import ingest
 from spansift.cli._log import ls, query, stats
@@ -28,3 +29,5 @@ main.add_command(export)
 main.add_command(show)
 main.add_command(verify)
 main.add_command(checkpoint)
+for command in (ack, resolve, suppress, reopen, grant, suspend, resume):
+    main.add_command(command)

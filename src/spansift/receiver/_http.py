@@ -5,6 +5,8 @@
     GET  /spansift/stats     counters (token required if one is set)
     POST /spansift/query     {"sql": ..., "params": [...]} -> columns, types, rows
     GET  /spansift/export?table=NAME   a Parquet snapshot of one table
+    POST /spansift/act       a review write (decision, grant, suspension), see spansift.review
+    GET  /spansift/suspended?agent=A&workflow=W   {"suspended": bool} before an agent acts
 
 The stdlib server costs no dependency and, per the baselines, carries about
 38K spans/s of parse-and-walk work, above what the rules leave anyway. One
@@ -50,7 +52,11 @@ _ROUTES = {
     "/spansift/stats": "GET",
     "/spansift/query": "POST",
     "/spansift/export": "GET",
+    "/spansift/act": "POST",
+    "/spansift/suspended": "GET",
 }
+# A review write: the request document in, a JSON answer out; ValueError means refused.
+Act = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 class OtlpHttpServer(ThreadingHTTPServer):
@@ -74,6 +80,8 @@ class OtlpHttpServer(ThreadingHTTPServer):
         self.queries = queries
         self.stats = stats
         self.token = token
+        self.act: Act | None = None  # set by the receiver: review writes on the writer's lock
+        self.suspended: Callable[[str | None, str | None], bool] = lambda _a, _w: False
         self._connections = threading.BoundedSemaphore(MAX_CONNECTIONS)
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -149,6 +157,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(HTTPStatus.OK, self.server.stats())
         elif path == "/spansift/query":
             self._query()
+        elif path == "/spansift/act":
+            self._act()
+        elif path == "/spansift/suspended":
+            query = parse_qs(urlsplit(self.path).query)
+            agent = next(iter(query.get("agent") or ()), None)
+            workflow = next(iter(query.get("workflow") or ()), None)
+            self._json(
+                HTTPStatus.OK,
+                {"agent": agent, "workflow": workflow,
+                 "suspended": self.server.suspended(agent, workflow)},
+            )  # fmt: skip
         else:
             self._export()
 
@@ -237,6 +256,32 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
         else:
             self._json(HTTPStatus.OK, result)
+
+    def _act(self) -> None:
+        length = self._length()
+        if length is None or length > 1 << 20:
+            self.close_connection = True
+            self._json(HTTPStatus.BAD_REQUEST, {"error": "send a JSON body under 1 MiB"})
+            return
+        try:
+            doc = json.loads(self.rfile.read(length))
+            if not isinstance(doc, dict):
+                raise TypeError
+        except (ValueError, TypeError):
+            self._json(HTTPStatus.BAD_REQUEST, {"error": 'send {"op": "...", ...}'})
+            return
+        act = self.server.act
+        if act is None:
+            self._json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "no writer"})
+            return
+        try:
+            answer = act(doc)
+        except ValueError as exc:
+            self._json(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
+        except Exception as exc:  # a failing write must answer, not drop the connection
+            self._json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"write failed: {exc}"})
+        else:
+            self._json(HTTPStatus.OK, answer)
 
     def _export(self) -> None:
         table = (parse_qs(urlsplit(self.path).query).get("table") or [""])[0]

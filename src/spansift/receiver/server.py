@@ -27,6 +27,7 @@ from spansift.receiver._query import QueryService, lock_down
 from spansift.receiver._spool import Recovery, Spool
 from spansift.receiver._stats import Counters
 from spansift.receiver._worker import Worker
+from spansift.review.actions import ActionError, apply, fingerprint_fields
 from spansift.store.log import ExceptionLog
 
 if TYPE_CHECKING:
@@ -116,6 +117,9 @@ class Receiver:
             (config.host, config.http_port), intake, queries, self.stats, config.token
         )
         self.http_port = self._http.server_address[1]
+        self._http.act = self._act
+        self._http.suspended = log.is_suspended
+        apply(log, {"op": "fingerprints", "rules": fingerprint_fields(self.ruleset.all_rules)})
         self._http_thread = threading.Thread(
             target=self._http.serve_forever, kwargs={"poll_interval": 0.2},
             name="spansift-http", daemon=True,
@@ -125,6 +129,14 @@ class Receiver:
             config.host, config.grpc_port, intake, config.token, workers=config.grpc_workers
         )
         self._announce()
+
+    def _act(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """A review write from `POST /spansift/act`, on the writer's connection and lock."""
+        assert self.log is not None
+        try:
+            return apply(self.log, doc, self.ruleset.contracts)
+        except ActionError as exc:
+            raise ValueError(str(exc)) from None
 
     @property
     def base_url(self) -> str:

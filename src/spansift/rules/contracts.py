@@ -39,8 +39,9 @@ CONTRACT_FIELDS = (
     "contract.budget.tool_calls_per_run",
 )
 _TOP_KEYS = ("agents",)
+_OTHER_KEYS = ("owners", "webhooks")  # sections read by spansift.review, not contracts
 _AGENT_KEYS = ("owner", "tools", "budget")
-_TOOLS_KEYS = ("allowed", "require_approval")
+_TOOLS_KEYS = ("allowed", "require_approval", "high_impact")
 _BUDGET_KEYS = ("tokens_per_run", "tool_calls_per_run")
 _CACHE_LIMIT = 4096  # agent names are few; the bound only guards against odd input
 
@@ -54,6 +55,7 @@ class Contract:
     owner: str | None = None
     allowed: tuple[str, ...] | None = None
     require_approval: tuple[str, ...] = ()
+    high_impact: tuple[str, ...] = ()  # standing grants for these need two approvers
     tokens_per_run: int | None = None
     tool_calls_per_run: int | None = None
 
@@ -141,6 +143,8 @@ def parse_contracts(node: Node | None, path: str, problems: Problems) -> Contrac
     agents: list[Contract] = []
     found = False
     for key, key_node, value in pairs(path, node, problems):
+        if key in _OTHER_KEYS:
+            continue
         if key != "agents":
             _unknown(problems, path, node=key_node, key=key, valid=_TOP_KEYS, what="the top level")
             continue

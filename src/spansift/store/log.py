@@ -304,6 +304,11 @@ class ExceptionLog:
             self.refresh()
             return len(new)
 
+    def is_suspended(self, agent: str | None, workflow: str | None = None) -> bool:
+        """Whether the agent or workflow is suspended, from the cached set (no I/O)."""
+        suspended = self.suspended
+        return ("agent", agent) in suspended or ("workflow", workflow) in suspended
+
     def refresh(self) -> None:
         """Re-read live grants and suspensions into memory (on the writer's thread)."""
         with self.lock:

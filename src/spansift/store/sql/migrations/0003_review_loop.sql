@@ -93,8 +93,12 @@ SELECT
 FROM exception_rows r
 LEFT JOIN rule_fingerprints f USING (rule_id);
 
+-- The latest decision per exception, and the owner it was last assigned to (by any decision).
 CREATE VIEW latest_decisions AS
-SELECT * FROM decisions
+SELECT *, last_value(owner IGNORE NULLS) OVER (
+        PARTITION BY exception_id ORDER BY decided_at, decision_id
+        ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS assigned_owner
+FROM decisions
 QUALIFY row_number() OVER (PARTITION BY exception_id ORDER BY decided_at DESC, decision_id DESC) = 1;
 
 -- The exception log as users read it: the written row, its state from the latest decision.
@@ -122,7 +126,7 @@ SELECT
     r.tool,
     r.boundary,
     r.summary,
-    coalesce(d.owner, r.owner) AS owner,
+    coalesce(d.assigned_owner, r.owner) AS owner,
     CASE
         WHEN d.status = 'suppressed' AND d.suppressed_until > (now() AT TIME ZONE 'UTC')
             THEN 'suppressed'

@@ -1,0 +1,272 @@
+"""Writes of the review loop: decisions, grants, suspensions, webhook outcomes, fingerprints.
+
+Every write is a JSON-ready request (`{"op": ...}`) applied by `apply` to an open
+`ExceptionLog`. The CLI applies it to the file directly when no receiver runs; a
+running `spansift serve` applies the same request on its writer connection, under
+the log's lock, so the hash chain keeps a single writer either way.
+
+Threading contract: `apply` may be called from any thread; it holds `log.lock` for the
+whole request (selection and append), so it never interleaves with the worker's writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+from spansift.errors import SpansiftError
+from spansift.model import FollowUp
+from spansift.rules.contracts import Contracts
+from spansift.store import chain
+from spansift.store.log import ExceptionLog, utc_now
+
+# action -> the status it sets
+ACTIONS = {
+    "ack": "acknowledged",
+    "resolve": "resolved",
+    "suppress": "suppressed",
+    "reopen": "open",
+}
+FOLLOW_UPS = tuple(f.value for f in FollowUp)
+_FILTERS = {
+    "type": "exception_type = ?",
+    "workflow": "workflow = ?",
+    "rule": "rule_id = ?",
+    "status": "status = ?",
+    "agent": "agent = ?",
+}
+
+
+class ActionError(SpansiftError):
+    """A review request was refused; the message says which part to change."""
+
+
+def _id(*parts: object) -> str:
+    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:32]
+
+
+def _text(doc: Mapping[str, Any], key: str, *, required: bool = False) -> str | None:
+    value = doc.get(key)
+    if value is None or value == "":
+        if required:
+            msg = f"'{key}' is required"
+            raise ActionError(msg)
+        return None
+    if not isinstance(value, str):
+        msg = f"'{key}' must be text"
+        raise ActionError(msg)
+    return value
+
+
+def _seconds(doc: Mapping[str, Any], key: str) -> float | None:
+    value = doc.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+        msg = f"'{key}' must be a positive number of seconds"
+        raise ActionError(msg)
+    return float(value)
+
+
+def select(log: ExceptionLog, doc: Mapping[str, Any]) -> list[str]:
+    """Full exception ids chosen by id prefixes and/or filters (`exceptions` view)."""
+    where: list[str] = []
+    params: list[Any] = []
+    ids = doc.get("ids") or []
+    if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
+        msg = "'ids' must be a list of exception ids (or prefixes)"
+        raise ActionError(msg)
+    filters = doc.get("filter") or {}
+    if not isinstance(filters, Mapping):
+        msg = "'filter' must be a mapping"
+        raise ActionError(msg)
+    for key, value in filters.items():
+        if key == "since_s":
+            seconds = _seconds(filters, "since_s")
+            where.append("occurred_at >= ?")
+            params.append(utc_now() - timedelta(seconds=seconds or 0))
+        elif key in _FILTERS and isinstance(value, str):
+            where.append(_FILTERS[key])
+            params.append(value)
+        else:
+            msg = f"unknown filter {key!r}; use one of {', '.join([*_FILTERS, 'since_s'])}"
+            raise ActionError(msg)
+    if not ids and not where:
+        msg = "name exception ids or at least one filter (--type, --workflow, --rule, ...)"
+        raise ActionError(msg)
+    found: list[str] = []
+    if ids:
+        for prefix in ids:
+            _, rows = log.query(
+                "SELECT exception_id FROM exceptions WHERE starts_with(exception_id, ?)"
+                + "".join(f" AND {w}" for w in where),
+                [prefix.lower(), *params],
+            )
+            if not rows:
+                msg = f"no exception with id {prefix!r} (matching the filters)"
+                raise ActionError(msg)
+            if len(rows) > 1:
+                msg = f"id {prefix!r} is ambiguous ({len(rows)} exceptions); give more digits"
+                raise ActionError(msg)
+            found.append(str(rows[0][0]))
+    else:
+        _, rows = log.query(
+            "SELECT exception_id FROM exceptions WHERE "
+            + " AND ".join(where)
+            + " ORDER BY occurred_at",
+            params,
+        )
+        found = [str(r[0]) for r in rows]
+    return list(dict.fromkeys(found))
+
+
+def decide(log: ExceptionLog, doc: Mapping[str, Any]) -> dict[str, Any]:
+    """Append one decision row per selected exception (ack, resolve, suppress, reopen)."""
+    action = _text(doc, "action", required=True)
+    if action not in ACTIONS:
+        msg = f"unknown action {action!r}; use one of {', '.join(ACTIONS)}"
+        raise ActionError(msg)
+    actor = _text(doc, "actor", required=True)
+    follow_up = _text(doc, "follow_up")
+    if follow_up is not None and follow_up not in FOLLOW_UPS:
+        msg = f"follow-up {follow_up!r} is not one of {', '.join(FOLLOW_UPS)}"
+        raise ActionError(msg)
+    resolution = _text(doc, "resolution")
+    if action == "resolve" and resolution is None:
+        msg = "resolving needs a --resolution (what was done)"
+        raise ActionError(msg)
+    until = None
+    if action == "suppress":
+        seconds = _seconds(doc, "for_s")
+        if seconds is None:
+            msg = "suppressing needs --for (e.g. 7d): suppressions expire"
+            raise ActionError(msg)
+        until = utc_now() + timedelta(seconds=seconds)
+    with log.lock:
+        ids = select(log, doc)
+        now = utc_now()
+        owner, note = _text(doc, "owner"), _text(doc, "note")
+        tail = (action, ACTIONS[action], owner, resolution, follow_up, note, until)
+        rows = [
+            (_id(exception_id, now.isoformat(), action, actor), exception_id, now, actor, *tail)
+            for exception_id in ids
+        ]
+        written = log.append(chain.DECISION, "decisions", rows)
+    return {"decided": written, "ids": ids, "status": ACTIONS[action]}
+
+
+def grant(log: ExceptionLog, doc: Mapping[str, Any], contracts: Contracts | None) -> dict[str, Any]:
+    """Append a standing approval; high-impact tools need two different approvers."""
+    agent = _text(doc, "agent", required=True)
+    tool = _text(doc, "tool", required=True)
+    scope = _text(doc, "scope") or "*"
+    justification = _text(doc, "justification", required=True)
+    seconds = _seconds(doc, "expires_s")
+    if seconds is None:
+        msg = "a grant needs --expires (e.g. 24h): grants never last forever"
+        raise ActionError(msg)
+    approvers = doc.get("approvers") or []
+    if not isinstance(approvers, list) or not all(isinstance(a, str) and a for a in approvers):
+        msg = "'approvers' must be a list of names (--by, repeatable)"
+        raise ActionError(msg)
+    approvers = sorted(set(approvers))
+    if not approvers:
+        msg = "a grant needs an approver: --by WHO"
+        raise ActionError(msg)
+    contract = contracts.for_agent(agent) if contracts is not None else None
+    if contract is not None and tool in contract.high_impact and len(approvers) < 2:
+        msg = (
+            f"'{tool}' is high-impact for {agent} (contract tools.high_impact): "
+            "a grant needs two different approvers (--by A --by B)"
+        )
+        raise ActionError(msg)
+    now = utc_now()
+    grant_id = _id(agent, tool, scope, now.isoformat())
+    row = (
+        grant_id, agent, tool, scope, now, now + timedelta(seconds=seconds),
+        ",".join(approvers), justification,
+    )  # fmt: skip
+    log.append(chain.GRANT, "grants", [row])
+    return {"grant_id": grant_id, "expires_at": row[5].isoformat()}
+
+
+def suspend(log: ExceptionLog, doc: Mapping[str, Any]) -> dict[str, Any]:
+    """Turn the containment switch of an agent or workflow on (`suspend`) or off (`resume`)."""
+    action = _text(doc, "action", required=True)
+    if action not in ("suspend", "resume"):
+        msg = "action must be suspend or resume"
+        raise ActionError(msg)
+    kind = _text(doc, "target_kind", required=True)
+    if kind not in ("agent", "workflow"):
+        msg = "name an --agent or a --workflow"
+        raise ActionError(msg)
+    target = _text(doc, "target", required=True)
+    actor = _text(doc, "actor", required=True)
+    reason = _text(doc, "reason", required=True)
+    now = utc_now()
+    row = (_id(kind, target, action, now.isoformat()), kind, target, action, actor, reason, now)
+    log.append(chain.SUSPENSION, "suspensions", [row])
+    return {"suspension_id": row[0], "suspended": (kind, target) in log.suspended}
+
+
+def deliveries(log: ExceptionLog, doc: Mapping[str, Any]) -> dict[str, Any]:
+    """Record webhook delivery outcomes (operational rows, not chained)."""
+    rows = doc.get("rows") or []
+    if not isinstance(rows, list):
+        msg = "'rows' must be a list"
+        raise ActionError(msg)
+    now = utc_now()
+    with log.lock:
+        for row in rows:
+            exception_id, hook, attempts, delivered, status, error = row
+            log.con.execute(
+                "INSERT INTO webhook_deliveries VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                [_id(exception_id, hook, now.isoformat()), exception_id, hook, attempts,
+                 delivered, status, error, now],
+            )  # fmt: skip
+    return {"recorded": len(rows)}
+
+
+def fingerprints(log: ExceptionLog, doc: Mapping[str, Any]) -> dict[str, Any]:
+    """Replace the per-rule fingerprint fields (`{"rules": {rule_id: [field, ...]}}`)."""
+    rules = doc.get("rules") or {}
+    if not isinstance(rules, Mapping):
+        msg = "'rules' must map rule ids to field lists"
+        raise ActionError(msg)
+    with log.lock:
+        log.con.execute("DELETE FROM rule_fingerprints")
+        for rule_id, fields in rules.items():
+            log.con.execute("INSERT INTO rule_fingerprints VALUES (?, ?)", [rule_id, list(fields)])
+    return {"rules": len(rules)}
+
+
+def apply(
+    log: ExceptionLog, doc: Mapping[str, Any], contracts: Contracts | None = None
+) -> dict[str, Any]:
+    """Apply one review request; `ActionError` when it is refused."""
+    op = doc.get("op")
+    if op == "decide":
+        return decide(log, doc)
+    if op == "grant":
+        return grant(log, doc, contracts)
+    if op == "suspend":
+        return suspend(log, doc)
+    if op == "deliveries":
+        return deliveries(log, doc)
+    if op == "fingerprints":
+        return fingerprints(log, doc)
+    msg = f"unknown op {op!r}"
+    raise ActionError(msg)
+
+
+def fingerprint_fields(rules: Sequence[Any]) -> dict[str, list[str]]:
+    """{rule id: fingerprint fields} for rules that set `fingerprint:`."""
+    out: dict[str, list[str]] = {}
+    for rule in rules:
+        fields = getattr(rule.spec, "fingerprint", ())
+        if fields:
+            out[rule.id] = list(fields)
+    return out

@@ -1,0 +1,107 @@
+"""Helpers for the review loop tests: hits written through the real writer, a real server."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from spansift.model import Hit, Match, Severity, Span, SpanKind, StatusCode
+from spansift.store.log import ExceptionLog
+
+DAY_NS = 86_400 * 10**9
+READY = re.compile(r"otlp http 127\.0\.0\.1:(\d+), .*; ready")
+
+
+def hit(
+    n: int,
+    *,
+    rule: str = "tool-failed",
+    kind: str = "tool_error",
+    workflow: str = "support",
+    agent: str = "support-agent",
+    tool: str = "refund_order",
+    severity: Severity = Severity.MEDIUM,
+    age_days: float = 1.0,
+    owner: str | None = None,
+) -> Hit:
+    """A hit on span number `n`, `age_days` before now."""
+    end_ns = time.time_ns() - int(age_days * DAY_NS)
+    trace_id = hashlib.md5(f"t{n}".encode()).hexdigest()
+    span_id = hashlib.md5(f"s{n}".encode()).hexdigest()[:16]
+    span = Span(
+        trace_id, span_id, None, f"execute_tool {tool}", SpanKind.INTERNAL, end_ns - 10**6,
+        end_ns, StatusCode.ERROR, "failed", {"gen_ai.tool.name": tool},
+    )  # fmt: skip
+    match = Match(rule, kind, severity, "tool", f"{tool} failed in {agent}", owner=owner)
+    fields = {"workflow": workflow, "agent.name": agent, "tool.name": tool}
+    return Hit(match, span, fields)
+
+
+def seed(db: Path, hits: Sequence[Hit]) -> int:
+    """Write hits through `ExceptionLog.write`, as the pipeline does."""
+    with ExceptionLog(db) as log:
+        return log.write(hits)
+
+
+def rows(db: Path, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
+def ids(db: Path, where: str = "true") -> list[str]:
+    return [r[0] for r in rows(db, f"SELECT exception_id FROM exceptions WHERE {where} ORDER BY 1")]
+
+
+class Serve:
+    """A `spansift serve` subprocess on free ports, stopped at the end of the test."""
+
+    def __init__(self, db: Path, cwd: Path, *args: str) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env.pop("SPANSIFT_TOKEN", None)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "spansift", "serve", "--db", str(db), "--grpc-port", "0",
+             "--http-port", "0", *args],
+            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        )  # fmt: skip
+        self.port = 0
+        deadline = time.monotonic() + 30
+        assert self.proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            found = READY.search(line)
+            if found:
+                self.port = int(found.group(1))
+                return
+            if not line and self.proc.poll() is not None:
+                break
+        self.stop()
+        pytest.fail("spansift serve did not become ready")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        try:
+            code = self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait(10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        return code
