@@ -105,3 +105,23 @@ class Serve:
         if self.proc.stdout is not None:
             self.proc.stdout.close()
         return code
+
+
+def scenario(db: Path) -> None:
+    """A week of activity: support grows without controls, billing regresses after a fix."""
+    from click.testing import CliRunner
+
+    from spansift.cli import main
+    from spansift.model import Severity as S
+
+    seed(db, [hit(1, age_days=6), hit(2, age_days=6, tool="search_docs")])
+    seed(db, [hit(n, age_days=1, severity=S.HIGH) for n in range(3, 7)])
+    seed(db, [hit(7, age_days=1, kind="human_override", rule="human-override", tool="edit")])
+    seed(db, [hit(10, age_days=5, workflow="billing", tool="charge", owner="payments")])
+    CliRunner().invoke(
+        main,
+        ["resolve", "--workflow", "billing", "--by", "carol", "--resolution", "idempotency key",
+         "--follow-up", "eval_case", "--db", str(db)],
+    )  # fmt: skip
+    seed(db, [hit(11, age_days=0, workflow="billing", tool="charge", owner="payments")])
+    seed(db, [hit(20, age_days=2, workflow="ops", agent="cron-agent", tool="shell")])

@@ -1,0 +1,71 @@
+"""The review as text: aligned terminal tables or Markdown."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from spansift.review.report import Review
+
+MAX_CELL = 60
+
+
+def cell(value: Any) -> str:
+    """A value as short, one-line text."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return f"{value:%Y-%m-%d %H:%M}"
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    text = str(value).replace("\n", " ")
+    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 3] + "..."
+
+
+def _aligned(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    cells = [[cell(v) for v in row] for row in rows]
+    widths = [len(c) for c in columns]
+    for row in cells:
+        widths = [max(w, len(v)) for w, v in zip(widths, row, strict=True)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    return lines
+
+
+def _window(review: Review) -> str:
+    return f"{review.since:%Y-%m-%d %H:%M} .. {review.until:%Y-%m-%d %H:%M} UTC"
+
+
+def render_text(review: Review) -> str:
+    """Terminal tables, one section per table."""
+    out = [f"spansift review {_window(review)}"]
+    out.append(", ".join(f"{k}: {v:,}" for k, v in review.totals))
+    for table in review.tables:
+        out += ["", f"## {table.title}"]
+        out += _aligned(table.columns, table.rows) if table.rows else ["(none)"]
+        if table.note:
+            out.append(f"note: {table.note}")
+    return "\n".join(out)
+
+
+def _md_cell(value: Any) -> str:
+    return cell(value).replace("|", "\\|")
+
+
+def render_markdown(review: Review) -> str:
+    """GitHub-flavoured Markdown: a heading, the totals, one table per section."""
+    out = [f"# spansift review: {_window(review)}", ""]
+    out.append(" · ".join(f"**{k}** {v:,}" for k, v in review.totals))
+    for table in review.tables:
+        out += ["", f"## {table.title}", ""]
+        if table.rows:
+            out.append("| " + " | ".join(table.columns) + " |")
+            out.append("|" + "|".join(" --- " for _ in table.columns) + "|")
+            out += ["| " + " | ".join(_md_cell(v) for v in row) + " |" for row in table.rows]
+        else:
+            out.append("_none_")
+        if table.note:
+            out += ["", f"_{table.note}_"]
+    return "\n".join(out)
