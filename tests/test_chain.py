@@ -35,17 +35,17 @@ def _verify(runner: CliRunner, db: Path, *args: str) -> tuple[int, str]:
 
 
 def test_untouched_log_verifies(runner: CliRunner, logged: Path) -> None:
-    """Three exceptions and their evidence spans form a chain of six rows that verifies."""
+    """Three exceptions and the seven spans of their traces form a chain of ten rows."""
     code, out = _verify(runner, logged)
     assert code == 0
-    assert out.startswith("ok: 6 chained rows, head ")
+    assert out.startswith("ok: 10 chained rows, head ")
 
 
 def test_reingest_keeps_the_chain_valid(runner: CliRunner, logged: Path) -> None:
     """Replaying the same input chains nothing new and the log still verifies."""
     runner.invoke(main, ["ingest", SAMPLE, "--db", str(logged)])
     code, out = _verify(runner, logged)
-    assert (code, out.split(",")[0]) == (0, "ok: 6 chained rows")
+    assert (code, out.split(",")[0]) == (0, "ok: 10 chained rows")
 
 
 def test_updated_row_is_reported(runner: CliRunner, logged: Path) -> None:
@@ -97,7 +97,7 @@ def test_signed_checkpoint_detects_a_rewritten_log(
     signed = runner.invoke(main, ["checkpoint", "--db", str(logged), "--key", str(key)])
     assert signed.exit_code == 0
     note.write_text(signed.stdout)
-    assert signed.stdout.splitlines()[:2] == [f"spansift/{logged.name}", "6"]
+    assert signed.stdout.splitlines()[:2] == [f"spansift/{logged.name}", "10"]
     public = f"{key}.pub"
     code, out = _verify(runner, logged, "--checkpoint", str(note), "--public-key", public)
     assert (code, out.endswith(f"extends {note}\n")) == (0, True)
@@ -143,4 +143,4 @@ def test_show_prints_the_exception_and_marks_the_span(runner: CliRunner, logged:
     lines = result.stdout.splitlines()
     assert lines[0].startswith(f"exception {short_id}")
     assert "unknown_tool (high)  open" in lines[0]
-    assert "> execute_tool lookup_customer_ssn  [error, 240 ms]" in lines
+    assert ">   execute_tool lookup_customer_ssn  [error, 240 ms]" in lines

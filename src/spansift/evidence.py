@@ -121,7 +121,12 @@ def span_json(span: Span) -> str:
 
 def hit_evidence(hit: Hit) -> str:
     """The `evidence` JSON of an exception row."""
-    return _encode({"span": span_evidence(hit.span)})
+    doc: dict[str, Any] = {"span": span_evidence(hit.span)}
+    if hit.context:
+        doc["context_spans"] = len(hit.context)
+    if hit.incomplete:
+        doc["incomplete"] = hit.incomplete
+    return _encode(doc)
 
 
 _encode = json.JSONEncoder(separators=(",", ":"), default=str).encode

@@ -24,6 +24,8 @@ class IngestResult:
     hits: int = 0
     new_rows: int = 0
     rejected: list[InputError] = field(default_factory=list)
+    traces_evicted: int = 0  # closed early to bound memory; their exceptions say so
+    spans_dropped: int = 0  # beyond the per-trace limit, not kept as evidence
 
 
 def ingest_paths(
@@ -54,7 +56,11 @@ def ingest_paths(
                 pending.clear()
         if on_file_done is not None:
             on_file_done(path)
+    pending.extend(pipeline.finish())
     result.new_rows += log.write(pending)
+    if pipeline.assembler is not None:
+        result.traces_evicted = pipeline.assembler.counters.traces_evicted
+        result.spans_dropped = pipeline.assembler.counters.spans_dropped
     result.spans = pipeline.counts.spans - spans_before
     result.hits = pipeline.counts.hits - hits_before
     return result

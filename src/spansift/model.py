@@ -166,6 +166,14 @@ class Match:
 
 
 @dataclass(frozen=True, slots=True)
+class SpanRecord:
+    """A span with its canonical fields, as trace and run rules see it."""
+
+    span: Span
+    fields: Fields
+
+
+@dataclass(frozen=True, slots=True)
 class Hit:
     """A match together with the span it is about: everything the store writes.
 
@@ -177,3 +185,5 @@ class Hit:
     span: Span
     fields: Fields
     context: tuple[Span, ...] = ()
+    # Set when the evidence is known to be incomplete (an evicted trace, dropped spans).
+    incomplete: str | None = None

@@ -14,13 +14,14 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
-from spansift.model import Span
+from spansift.model import Hit, Span
 from spansift.pipeline import Pipeline
 from spansift.rules import RuleSet, load_ruleset
 from spansift.sources.sdk import span_from_readable
@@ -136,11 +137,21 @@ class ExceptionLogProcessor(SpanProcessor):
             with self._waiters_lock:
                 waiters, self._waiters = self._waiters, []
             self._drain()
+            # A flush also closes traces whose root has ended, without the quiet period.
+            self._write(partial(self.pipeline.flush, ended_roots=bool(waiters)))
             for waiter in waiters:
                 waiter.set()
             if stopping:
                 self._drain()
+                self._write(self.pipeline.finish)
                 return
+
+    def _write(self, hits_of: Callable[[], list[Hit]]) -> None:
+        try:
+            self._log.write(hits_of())
+        except Exception:
+            self.worker_errors += 1
+            _logger.exception("spansift: failed to evaluate or write closed traces")
 
     def _drain(self) -> None:
         queue = self._queue

@@ -56,7 +56,7 @@ def test_every_default_case_passes(pack: RuleSet) -> None:
 
 def test_tool_rules_are_indexed_by_span_kind(pack: RuleSet) -> None:
     """Rules that require a tool span are not run for an LLM span."""
-    tool_only = {"tool_error", "unknown_tool", "wrong_tool"}
+    tool_only = {"tool_error", "wrong_tool"}
     llm_rules = {r.id for r in pack.rules_for({"span.kind": "llm"})}
     tool_rules = {r.id for r in pack.rules_for({"span.kind": "tool"})}
     assert not tool_only & llm_rules

@@ -56,6 +56,12 @@ def ingest(
         f"{_plural(result.hits, 'exception')} found ({result.new_rows:,} new), "
         f"{_plural(len(result.rejected), 'input')} rejected -> {db}"
     )
+    if result.traces_evicted or result.spans_dropped:
+        click.echo(
+            f"warning: {result.traces_evicted:,} traces closed early and {result.spans_dropped:,} "
+            "spans not kept to bound memory; their exceptions are marked incomplete",
+            err=True,
+        )
     for error in result.rejected:
         click.echo(f"rejected: {error}", err=True)
     if ruleset.runtime_errors:

@@ -283,34 +283,53 @@ class Spool:
             self._rfile.close()
             self._rfile = None
 
-    def consume(self, records: list[Record]) -> None:
+    def consume(self, records: list[Record], keep_from: int | None = None) -> None:
         """Mark `records` (the oldest unconsumed ones) as committed; delete finished segments.
 
+        Segments from `keep_from` on are kept even when consumed: open traces still
+        hold spans from them, and a restart replays them to reassemble those traces.
         When nothing newer is in the spool, the active segment is removed as well,
         so an idle receiver leaves an empty spool directory.
         """
         if not records:
             return
-        end = records[-1].end
         size = sum(HEADER.size + len(r.payload) for r in records)
         with self._cond:
             self._consumed_bytes += size
             self._consumed_records += len(records)
-            removed = False
-            while self._segments and self._segments[0] < end[0]:
-                removed |= self._drop_segment_locked(self._segments[0])
-            if end == self._end and self._segments and self._segments[0] == end[0]:
-                while self._syncing:
-                    self._cond.wait()
-                if end == self._end:  # no append slipped in while waiting
-                    if self._fd is not None and self._active == end[0]:
-                        os.close(self._fd)
-                        self._fd = None
-                    removed |= self._drop_segment_locked(end[0])
-                    self._roff = 0
-                    self._rseg = self._next_segment
-            if removed:
-                self._fsync_dir()
+            self._drop_consumed_locked(records[-1].end, keep_from)
+
+    def release(self, keep_from: int | None) -> None:
+        """Delete consumed segments before `keep_from` (None: every consumed one).
+
+        For when open traces stop needing old segments. Call it only when every
+        record read so far has been consumed.
+        """
+        with self._cond:
+            self._drop_consumed_locked((self._rseg, self._roff), keep_from)
+
+    def _drop_consumed_locked(self, end: tuple[int, int], keep_from: int | None) -> None:
+        limit = end[0] if keep_from is None else min(end[0], keep_from)
+        removed = False
+        while self._segments and self._segments[0] < limit:
+            removed |= self._drop_segment_locked(self._segments[0])
+        if (
+            keep_from is None
+            and end == self._end
+            and self._segments
+            and self._segments[0] == end[0]
+        ):
+            while self._syncing:
+                self._cond.wait()
+            if end == self._end:  # no append slipped in while waiting
+                if self._fd is not None and self._active == end[0]:
+                    os.close(self._fd)
+                    self._fd = None
+                removed |= self._drop_segment_locked(end[0])
+                self._roff = 0
+                self._rseg = self._next_segment
+        if removed:
+            self._fsync_dir()
 
     def _drop_segment_locked(self, number: int) -> bool:
         self._segments.remove(number)

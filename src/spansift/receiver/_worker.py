@@ -73,7 +73,11 @@ class Worker:
         while True:
             if not spool.wait(MAX_WAIT_S):
                 if self._stopping.is_set() and spool.backlog()[1] == 0:
+                    # Traces whose root ended are decided now; the rest stay in the spool
+                    # and are reassembled when the receiver starts again.
+                    self._close_traces(ended_roots=True)
                     return
+                self._close_traces()
                 continue
             if self._pause_file and os.path.exists(self._pause_file):
                 if self._stopping.wait(MAX_WAIT_S / 4):
@@ -81,6 +85,7 @@ class Worker:
                 continue
             records = spool.read(BATCH_RECORDS, BATCH_BYTES)
             hits, spans = self._process(records)
+            hits.extend(self.pipeline.flush())
             while not self._commit(records, hits, spans):
                 # While stopping, a failing database is not retried: the spool keeps the data.
                 if self._stopping.wait(RETRY_S):
@@ -92,15 +97,26 @@ class Worker:
         pipeline = self.pipeline
         for record in records:
             before = pipeline.counts.spans
+            tag = record.end[0]  # its spool segment: kept while a trace needs it
             try:
                 if record.kind == KIND_JSON:
-                    hits.extend(pipeline.spans(parse_json(record.payload)))
+                    hits.extend(pipeline.spans(parse_json(record.payload), tag))
                 else:
-                    hits.extend(pipeline.request(decode_request(record.payload)))
+                    hits.extend(pipeline.request(decode_request(record.payload), tag))
             except Exception as exc:  # a poison record must not stop the receiver
                 self._poison(record, exc)
             spans += pipeline.counts.spans - before
         return hits, spans
+
+    def _close_traces(self, *, ended_roots: bool = False) -> None:
+        """While idle: evaluate traces (and runs) that went quiet, and write their hits."""
+        try:
+            hits = self.pipeline.flush(ended_roots=ended_roots)
+        except Exception as exc:
+            self.counters.error(f"closing traces failed: {exc}")
+            return
+        if (not hits or self._commit([], hits, 0)) and not self.spool.backlog()[1]:
+            self.spool.release(self.pipeline.oldest_open_tag())
 
     def _poison(self, record: Record, exc: Exception) -> None:
         message = f"spooled request could not be processed: {type(exc).__name__}: {exc}"
@@ -120,7 +136,7 @@ class Worker:
             _logger.error("spansift serve: %s", message)
             self.counters.error(message)
             return False
-        self.spool.consume(records)
+        self.spool.consume(records, keep_from=self.pipeline.oldest_open_tag())
         self.committed_at = time.time()
         self.counters.processed(len(records), spans, len(hits), written)
         return True

@@ -19,7 +19,8 @@ from spansift.rules._yaml import MappingNode, Node, Reader, SequenceNode, kind_n
 from spansift.rules.contracts import parse_contracts
 from spansift.rules.spec import CaseSpec, TestSpan
 
-CASE_KEYS = ("hit", "span", "fixture", "contracts", "note")
+CASE_KEYS = ("hit", "span", "spans", "fixture", "contracts", "note")
+SPAN_LINKS = ("id", "parent", "trace")
 STATUSES = ("ok", "error", "unset")
 
 
@@ -60,12 +61,12 @@ def _case(r: Reader, node: Node, base: Path) -> CaseSpec | None:
             "a test case needs 'hit: true' or 'hit: false'",
             "say whether the rule must fire on this span",
         )
-    if ("span" in f) == ("fixture" in f):
+    if sum(k in f for k in ("span", "spans", "fixture")) != 1:
         r.add(
             node,
             "RULE_BAD_TEST",
-            "a test case needs exactly one of 'span' or 'fixture'",
-            "give an inline 'span:' mapping or a 'fixture:' OTLP JSON path",
+            "a test case needs exactly one of 'span', 'spans' or 'fixture'",
+            "give an inline 'span:' mapping, a 'spans:' list (a trace) or a 'fixture:' path",
         )
         return None
     contracts = parse_contracts(f["contracts"], r.path, r.problems) if "contracts" in f else None
@@ -85,6 +86,25 @@ def _case(r: Reader, node: Node, base: Path) -> CaseSpec | None:
         if hit is None:
             return None
         return CaseSpec(hit, r.origin(node), fixture=str(path), contracts=contracts)
+    if "spans" in f:
+        items = f["spans"].value if isinstance(f["spans"], SequenceNode) else None
+        if not items:
+            r.add(
+                f["spans"],
+                "RULE_BAD_TEST",
+                "'spans' must be a non-empty list of spans",
+                "write '- {name: ..., id: a, parent: root}' entries in start order",
+            )
+            return None
+        spans = [_span(r, item) for item in items]
+        if hit is None or any(s is None for s in spans):
+            return None
+        return CaseSpec(
+            hit,
+            r.origin(node),
+            contracts=contracts,
+            spans=tuple(s for s in spans if s is not None),
+        )
     span = _span(r, f["span"])
     if span is None or hit is None:
         return None
@@ -101,6 +121,7 @@ def _span(r: Reader, node: Node) -> TestSpan | None:
         )
         return None
     name, status, message = "test", "unset", ""
+    links = {"id": "", "parent": "", "trace": "t1"}
     attributes: dict[str, AttrValue] = {}
     events: list[tuple[str, Mapping[str, AttrValue]]] = []
     for key, _, value in r.pairs(node):
@@ -118,6 +139,8 @@ def _span(r: Reader, node: Node) -> TestSpan | None:
                 return None
         elif key == "status_message":
             message = r.string(value, "'status_message'") or ""
+        elif key in SPAN_LINKS:
+            links[key] = r.string(value, f"span '{key}'") or links[key]
         elif key == "events":
             parsed = _events(r, value)
             if parsed is None:
@@ -125,7 +148,16 @@ def _span(r: Reader, node: Node) -> TestSpan | None:
             events = parsed
         elif (raw := to_python(value)) is not None:
             attributes[key] = _attr(raw)
-    return TestSpan(name, status, message, attributes, tuple(events))
+    return TestSpan(
+        name,
+        status,
+        message,
+        attributes,
+        tuple(events),
+        label=links["id"],
+        parent=links["parent"],
+        trace=links["trace"],
+    )
 
 
 def _events(r: Reader, node: Node) -> list[tuple[str, Mapping[str, AttrValue]]] | None:

@@ -6,16 +6,19 @@ JSON file) the rule hits when it hits any span in the file.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from spansift.model import AttrValue, Event, Span, SpanKind, StatusCode
+from spansift.model import AttrValue, Event, Span, SpanKind, SpanRecord, StatusCode
 from spansift.normalize import fields_of
 from spansift.rules.compile import CompiledRule
+from spansift.rules.contracts import Contracts
 from spansift.rules.ruleset import RuleSet
 from spansift.rules.spec import CaseSpec, TestSpan
+from spansift.rules.trace import contract_agent
 
 _STATUS = {"ok": StatusCode.OK, "error": StatusCode.ERROR, "unset": StatusCode.UNSET}
 
@@ -47,10 +50,41 @@ def build_span(test: TestSpan, index: int = 0) -> Span:
     )
 
 
+def _trace_spans(tests: Sequence[TestSpan]) -> list[Span]:
+    """The spans of a `spans:` case: labels become ids, list order becomes start order."""
+    ids = {t.label or f"s{i}": f"{i + 1:016x}" for i, t in enumerate(tests)}
+    labels = dict.fromkeys(t.trace for t in tests)
+    traces = {label: f"{n + 1:032x}" for n, label in enumerate(labels)}
+    out: list[Span] = []
+    base = 1_700_000_000_000_000_000
+    for i, test in enumerate(tests):
+        span = build_span(test, i)
+        start = base + i * 10_000_000
+        parent = ids.get(test.parent) if test.parent else None
+        out.append(
+            dataclasses.replace(
+                span,
+                trace_id=traces[test.trace],
+                span_id=ids[test.label or f"s{i}"],
+                parent_span_id=parent,
+                start_ns=start,
+                end_ns=start + 5_000_000,
+            )
+        )
+    # A parent ends after its children, as real traces do.
+    ends = {s.span_id: s.end_ns for s in out}
+    for span in sorted(out, key=lambda s: -s.start_ns):
+        if span.parent_span_id in ends:
+            ends[span.parent_span_id] = max(ends[span.parent_span_id], ends[span.span_id] + 1)
+    return [dataclasses.replace(s, end_ns=ends[s.span_id]) for s in out]
+
+
 def case_spans(case: CaseSpec) -> list[Span]:
-    """The spans a case runs: its inline span, or every span of its OTLP JSON fixture."""
+    """The spans a case runs: its inline span(s), or every span of its OTLP JSON fixture."""
     if case.span is not None:
         return [build_span(case.span)]
+    if case.spans:
+        return _trace_spans(case.spans)
     if case.fixture is None:
         return []
     # Imported here so the rule language does not depend on the sources package at import time.
@@ -64,6 +98,9 @@ def run_case(ruleset: RuleSet, rule: CompiledRule, case: CaseSpec) -> CaseResult
     """Run one case; errors (a broken fixture, a failing predicate) fail the case."""
     contracts = case.contracts if case.contracts is not None else ruleset.contracts
     try:
+        if rule.aggregate is not None:
+            hit = _aggregate_hits(rule, case_spans(case), contracts)
+            return _result(rule, case, hit)
         hit = False
         for span in case_spans(case):
             fields: Mapping[str, AttrValue] = fields_of(span)
@@ -73,6 +110,26 @@ def run_case(ruleset: RuleSet, rule: CompiledRule, case: CaseSpec) -> CaseResult
                 break
     except Exception as exc:  # a case reports its failure; it never stops the run
         return CaseResult(rule.id, case, False, f"error: {type(exc).__name__}: {exc}")
+    return _result(rule, case, hit)
+
+
+def _aggregate_hits(rule: CompiledRule, spans: list[Span], contracts: Contracts) -> bool:
+    """Whether a trace or run rule fires on the case's spans (per trace for `scope: trace`)."""
+    assert rule.aggregate is not None
+    records = [SpanRecord(span, fields_of(span)) for span in spans]
+    groups: dict[str, list[SpanRecord]] = {}
+    for record in records:
+        key = record.span.trace_id if rule.spec.scope == "trace" else "run"
+        groups.setdefault(key, []).append(record)
+    for group in groups.values():
+        _, contract = contracts.lookup(contract_agent(group))
+        ordered = sorted(group, key=lambda r: r.span.start_ns)
+        if rule.aggregate.run(ordered, rule.hits, contract):
+            return True
+    return False
+
+
+def _result(rule: CompiledRule, case: CaseSpec, hit: bool) -> CaseResult:
     if hit == case.hit:
         return CaseResult(rule.id, case, True)
     expected = "hit" if case.hit else "no hit"

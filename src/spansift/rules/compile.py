@@ -14,6 +14,7 @@ from typing import Any
 
 from spansift.model import Fields, ValueTest
 from spansift.normalize import DIRECT_KEYS, NAME, field_needs, name_fields
+from spansift.rules._aggregate import AGGREGATE_VALUES
 from spansift.rules._yaml import Problems, did_you_mean
 from spansift.rules.load import PLACEHOLDER
 from spansift.rules.operators import OPERATORS, Getter, Predicate
@@ -28,6 +29,7 @@ from spansift.rules.spec import (
     Pack,
     RuleSpec,
 )
+from spansift.rules.trace import Aggregate, compile_count, compile_sum, compile_without
 
 # What a span must carry for a condition to hold: atoms of `normalize.field_needs`
 # plus name tests.
@@ -63,6 +65,8 @@ class CompiledRule:
     exceptions: tuple[tuple[str, Matcher], ...]
     # (literal text, fields tried in order for the placeholder after it; empty at the end)
     summary_parts: tuple[tuple[str, tuple[str, ...]], ...]
+    # Trace and run rules: what is counted, summed or missing over the spans passing `hits`.
+    aggregate: Aggregate | None = None
 
     @property
     def id(self) -> str:
@@ -78,7 +82,7 @@ class CompiledRule:
         for _, matcher in self.exceptions:
             out |= matcher.reads
         out.update(field for _, fields in self.summary_parts for field in fields)
-        return frozenset(out)
+        return frozenset(out - AGGREGATE_VALUES)
 
     def hits(self, fields: Fields, contract: Fields) -> bool:
         """Whether the condition holds and no exception does."""
@@ -96,13 +100,15 @@ class CompiledRule:
         return "".join(out)
 
     def explain(self) -> str:
-        """The condition and its exceptions on one line."""
+        """The condition and its exceptions on one line (for trace rules, the aggregate too)."""
         text = self.condition.text
-        if not self.exceptions:
-            return text
-        if self.condition.precedence < _AND:
-            text = f"({text})"
-        return text + "".join(f" && !({m.text})" for _, m in self.exceptions)
+        if self.exceptions:
+            if self.condition.precedence < _AND:
+                text = f"({text})"
+            text += "".join(f" && !({m.text})" for _, m in self.exceptions)
+        if self.aggregate is not None:
+            return f"{self.spec.scope}: {self.aggregate.text} of spans where {text}"
+        return text
 
 
 def _first(names: tuple[str, ...], fields: Fields, contract: Fields) -> Any:
@@ -206,11 +212,22 @@ class Compiler:
         exceptions = [(e.name, self.condition(e.when)) for e in spec.exceptions]
         if condition is None or any(m is None for _, m in exceptions):
             return None
+        aggregate: Aggregate | None = None
+        if spec.count is not None:
+            aggregate = compile_count(spec.count)
+        elif spec.sum is not None:
+            aggregate = compile_sum(spec.sum)
+        elif spec.without is not None:
+            other = self.condition(spec.without.when)
+            if other is None:
+                return None
+            aggregate = compile_without(spec.without, other.test, other.text)
         return CompiledRule(
             spec=spec,
             condition=condition,
             exceptions=tuple((n, m) for n, m in exceptions if m is not None),
             summary_parts=_template(spec.summary),
+            aggregate=aggregate,
         )
 
     def condition(self, cond: Condition) -> Matcher | None:

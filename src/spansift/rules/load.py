@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from spansift.model import ExceptionType, FollowUp, Origin, Severity
+from spansift.rules._aggregate import AGGREGATE_VALUES, aggregate_parts
 from spansift.rules._cases import parse_cases
 from spansift.rules._conditions import parse_condition
 from spansift.rules._fields import field_hint
@@ -50,7 +51,7 @@ TOP_KEYS = ("spansift_rules", "items")
 ITEM_KINDS = ("rule", "list", "macro", "override")
 RULE_KEYS = (
     "rule", "exception", "severity", "boundary", "description", "summary", "when", "owner",
-    "follow_up", "tags", "enabled", "scope", "exceptions", "tests",
+    "follow_up", "tags", "enabled", "scope", "exceptions", "tests", "count", "sum", "without",
 )  # fmt: skip
 _REQUIRED = ("exception", "severity", "boundary", "summary", "when")
 LIST_KEYS = ("list", "values")
@@ -250,13 +251,7 @@ class _FileLoader:
                 "every rule needs " + ", ".join(_REQUIRED),
             )
         scope = r.string(f["scope"], "'scope'") if "scope" in f else "span"
-        if scope not in (None, "span"):
-            r.add(
-                f["scope"],
-                "RULE_UNSUPPORTED_SCOPE",
-                f"scope '{scope}' is not supported yet",
-                "only 'scope: span' rules exist so far",
-            )
+        aggregates = aggregate_parts(r, node, f, scope, rule_id)
         exception = self._enum(
             f.get("exception"), ExceptionType, "RULE_UNKNOWN_EXCEPTION_TYPE", "exception type"
         )
@@ -279,6 +274,8 @@ class _FileLoader:
         }
         if None in (rule_id, exception, severity, boundary, summary, when, values["enabled"]):
             return
+        if aggregates is None:
+            return
         if (
             values["description"] is None
             or exceptions is None
@@ -289,7 +286,7 @@ class _FileLoader:
         self.rules.append(RuleSpec(
             id=rule_id, exception=exception, severity=severity, boundary=boundary,
             summary=summary, when=when, origin=r.origin(node), follow_up=follow_up,
-            exceptions=exceptions, tests=tests, **values,
+            exceptions=exceptions, tests=tests, scope=scope or "span", **aggregates, **values,
         ))  # fmt: skip
 
     def _override(self, node: MappingNode) -> None:
@@ -371,6 +368,8 @@ class _FileLoader:
         for names in PLACEHOLDER.findall(template):
             for raw in names.split("|"):
                 name = raw.strip()
+                if name in AGGREGATE_VALUES:
+                    continue
                 hint = field_hint(name) if name else "write a field name inside the braces"
                 if hint is not None:
                     self.r.add(

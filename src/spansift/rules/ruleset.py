@@ -12,13 +12,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from spansift.errors import ConfigError
-from spansift.model import AttrValue, Fields, Match, Prefilter, ValueTest
+from spansift.model import AttrValue, Fields, Match, Prefilter, SpanRecord, ValueTest
 from spansift.normalize import CONTRACT, prefilter_of
 from spansift.rules._fields import is_raw
 from spansift.rules._yaml import Problems, did_you_mean
 from spansift.rules.compile import CompiledRule, Compiler
 from spansift.rules.contracts import Contract, Contracts, load_contracts
 from spansift.rules.load import load_pack
+from spansift.rules.trace import contract_agent
 
 _NO_CONTRACT: Mapping[str, AttrValue] = {}
 
@@ -44,6 +45,9 @@ class RuleSet:
     ) -> None:
         self.all_rules: tuple[CompiledRule, ...] = tuple(compiled)
         self.rules: tuple[CompiledRule, ...] = tuple(r for r in compiled if r.spec.enabled)
+        self.span_rules = tuple(r for r in self.rules if r.spec.scope == "span")
+        self.trace_rules = tuple(r for r in self.rules if r.spec.scope == "trace")
+        self.run_rules = tuple(r for r in self.rules if r.spec.scope == "run")
         self.contracts = contracts or Contracts(())
         self.list_count = list_count
         self.macro_count = macro_count
@@ -54,17 +58,23 @@ class RuleSet:
         self.runtime_errors = 0
         self.errors_by_rule: dict[str, int] = {}
         self._by_id = {r.id: r for r in self.all_rules}
-        kinds = {k for r in self.rules if r.kinds is not None for k in r.kinds}
-        self._unguarded = tuple(r for r in self.rules if r.kinds is None)
+        kinds = {k for r in self.span_rules if r.kinds is not None for k in r.kinds}
+        self._unguarded = tuple(r for r in self.span_rules if r.kinds is None)
         self._by_kind = {
-            kind: tuple(r for r in self.rules if r.kinds is None or kind in r.kinds)
+            kind: tuple(r for r in self.span_rules if r.kinds is None or kind in r.kinds)
             for kind in kinds
         }
 
     def _prefilter(self) -> Prefilter | None:
-        """What a span must carry for any enabled rule to hit; None when any span may."""
+        """What a span must carry for any enabled rule to hit; None when any span may.
+
+        Trace and run rules see every span of a trace (and keep them as evidence), so
+        with any of them enabled nothing is skipped.
+        """
+        if self.trace_rules or self.run_rules:
+            return None
         needs: set[str | ValueTest] = set()
-        for rule in self.rules:
+        for rule in self.span_rules:
             rule_needs = rule.condition.needs
             if rule_needs is None or (CONTRACT in rule_needs and self.contracts):
                 return None
@@ -102,6 +112,41 @@ class RuleSet:
             try:
                 if rule.hits(fields, cfields):
                     out.append(self._match(rule, fields, cfields, contract))
+            except Exception:  # counted and skipped, see module docstring
+                self.runtime_errors += 1
+                self.errors_by_rule[rule.id] = self.errors_by_rule.get(rule.id, 0) + 1
+        return out
+
+    def match_trace(
+        self, records: Sequence[SpanRecord], scope: str
+    ) -> list[tuple[Match, SpanRecord]]:
+        """Trace (or run) rules over the spans of one trace (or run). Pure; never raises.
+
+        Returns each match with its anchor span, whose fields carry the trace's agent
+        and the aggregate's values (`count`, `sum`, `limit`, `missing`).
+        """
+        rules = self.trace_rules if scope == "trace" else self.run_rules
+        if not rules or not records:
+            return []
+        agent = contract_agent(records)
+        try:
+            contract, cfields = self.contracts.lookup(agent)
+        except Exception:  # a hostile agent name must not stop the pipeline
+            self.runtime_errors += 1
+            contract, cfields = None, _NO_CONTRACT
+        ordered = sorted(records, key=lambda r: (r.span.start_ns, r.span.span_id))
+        out: list[tuple[Match, SpanRecord]] = []
+        for rule in rules:
+            if rule.aggregate is None:
+                continue
+            try:
+                for anchor, extra in rule.aggregate.run(ordered, rule.hits, cfields):
+                    # A tool span often does not name its agent; the trace's agent stands in.
+                    fields = {"agent.name": agent, **anchor.fields, **extra}
+                    if fields["agent.name"] is None:
+                        del fields["agent.name"]
+                    found = self._match(rule, fields, cfields, contract)
+                    out.append((found, SpanRecord(anchor.span, fields)))
             except Exception:  # counted and skipped, see module docstring
                 self.runtime_errors += 1
                 self.errors_by_rule[rule.id] = self.errors_by_rule.get(rule.id, 0) + 1

@@ -83,6 +83,10 @@ class TestSpan:
     status_message: str
     attributes: Mapping[str, AttrValue]
     events: tuple[tuple[str, Mapping[str, AttrValue]], ...]
+    # In a multi-span case (`spans:`): this span's label, its parent's label, its trace's label.
+    label: str = ""
+    parent: str = ""
+    trace: str = "t1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +98,48 @@ class CaseSpec:
     span: TestSpan | None = None
     fixture: str | None = None  # resolved path of an OTLP JSON file
     contracts: Contracts | None = None
+    spans: tuple[TestSpan, ...] = ()  # a whole trace (or run), in start order
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """A threshold: a fixed number, or a contract field (`gt_field: contract.budget...`)."""
+
+    op: str  # gt or gte
+    number: float | None = None
+    field: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CountSpec:
+    """`count:` — spans passing `when`, per group of `by` fields, past a limit."""
+
+    limit: Limit
+    by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SumSpec:
+    """`sum:` — a numeric field summed over spans passing `when` (innermost spans only)."""
+
+    field: str
+    limit: Limit
+
+
+@dataclass(frozen=True, slots=True)
+class WithoutSpec:
+    """`without:` — a span passing `when` with no other span passing this `when` that
+    has the same value (`match: {its field: other field}`), optionally ended `before` it.
+    When its field holds several values, each one needs its own match."""
+
+    when: Condition
+    match: tuple[tuple[str, str], ...]
+    before: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class RuleSpec:
-    """A rule as written. `scope` is "span" today; trace rules will add "trace"."""
+    """A rule as written: `scope` span (per span), trace or run (over many spans)."""
 
     id: str
     exception: ExceptionType
@@ -115,6 +156,9 @@ class RuleSpec:
     scope: str = "span"
     exceptions: tuple[ExceptionSpec, ...] = ()
     tests: tuple[CaseSpec, ...] = ()
+    count: CountSpec | None = None
+    sum: SumSpec | None = None
+    without: WithoutSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)

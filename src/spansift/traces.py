@@ -1,0 +1,183 @@
+"""Trace assembly and runs: spans gathered per trace, traces gathered per run, memory bounded.
+
+A trace closes when its root span has ended and `quiet_s` passed with no new span,
+or `timeout_s` after its first span. A closed trace joins its *run*: the traces
+sharing a `session.id` (the GenAI conversation id, an OpenInference session, a
+LangGraph thread), which is how a human-in-the-loop pause and its resume in a new
+trace are judged together. A run closes `run_window_s` after its last trace
+closed; a trace with no session is a run of its own.
+
+Memory is bounded by `max_traces`, `max_spans_per_trace`, `max_held_spans` and
+`max_runs`. What must go early is closed early (evicted) and counted, and the
+exceptions it produces say their evidence is incomplete.
+
+The assembler is plain data plus a clock value passed in: no threads, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from spansift.model import Hit, SpanRecord
+
+
+@dataclass(frozen=True, slots=True)
+class AssemblyLimits:
+    """When traces and runs close, and how much they may hold."""
+
+    quiet_s: float = 2.0
+    timeout_s: float = 60.0
+    run_window_s: float = 300.0
+    max_traces: int = 10_000
+    max_spans_per_trace: int = 2_000
+    max_held_spans: int = 500_000
+    max_runs: int = 10_000
+
+
+@dataclass(slots=True)
+class Group:
+    """The spans of one open trace or run, and what happened to it so far."""
+
+    key: str
+    first_seen: float
+    last_seen: float
+    records: list[SpanRecord] = field(default_factory=list)
+    span_hits: list[Hit] = field(default_factory=list)
+    root_ended: bool = False
+    dropped_spans: int = 0
+    evicted: str | None = None
+    tag: int | None = None  # the oldest source position it holds spans from (spool segment)
+
+    def incomplete(self) -> str | None:
+        """Why its evidence is known to be incomplete, or None."""
+        parts = []
+        if self.evicted:
+            parts.append(self.evicted)
+        if self.dropped_spans:
+            parts.append(f"spans over the per-trace limit not kept: {self.dropped_spans}")
+        return "; ".join(parts) or None
+
+
+@dataclass(slots=True)
+class Counters:
+    """What the assembler had to give up, for stats and evidence gaps."""
+
+    traces_closed: int = 0
+    traces_evicted: int = 0
+    runs_closed: int = 0
+    runs_evicted: int = 0
+    spans_dropped: int = 0
+
+
+class Assembler:
+    """Groups span records by trace, then closed traces by run."""
+
+    def __init__(self, limits: AssemblyLimits | None = None) -> None:
+        self.limits = limits or AssemblyLimits()
+        self.counters = Counters()
+        self._traces: OrderedDict[str, Group] = OrderedDict()  # oldest first
+        self._runs: OrderedDict[str, Group] = OrderedDict()
+        self._held = 0
+
+    @property
+    def open_traces(self) -> int:
+        return len(self._traces)
+
+    @property
+    def held_spans(self) -> int:
+        return self._held
+
+    def add(self, record: SpanRecord, hits: list[Hit], now: float, tag: int | None = None) -> None:
+        """Hold one span (and the span-rule hits it produced) for its trace."""
+        limits = self.limits
+        key = record.span.trace_id
+        trace = self._traces.get(key)
+        if trace is None:
+            trace = self._traces[key] = Group(key, now, now, tag=tag)
+        trace.last_seen = now
+        if tag is not None and (trace.tag is None or tag < trace.tag):
+            trace.tag = tag
+        if record.span.parent_span_id is None:
+            trace.root_ended = True
+        trace.span_hits.extend(hits)
+        if len(trace.records) >= limits.max_spans_per_trace:
+            trace.dropped_spans += 1
+            self.counters.spans_dropped += 1
+            return
+        trace.records.append(record)
+        self._held += 1
+
+    def closed_traces(self, now: float, *, ended_roots: bool = False) -> list[Group]:
+        """Traces whose root ended and went quiet, that timed out, or that memory evicts.
+
+        With `ended_roots`, a trace whose root has ended closes without the quiet period.
+        """
+        limits = self.limits
+        out: list[Group] = []
+        quiet_s = 0.0 if ended_roots else limits.quiet_s
+        for key, trace in list(self._traces.items()):
+            quiet = trace.root_ended and now - trace.last_seen >= quiet_s
+            if quiet or now - trace.first_seen >= limits.timeout_s:
+                out.append(self._pop_trace(key))
+        while self._traces and (
+            len(self._traces) > limits.max_traces or self._held > limits.max_held_spans
+        ):
+            oldest = next(iter(self._traces))
+            trace = self._pop_trace(oldest)
+            trace.evicted = "trace closed early: too many open traces or spans held"
+            self.counters.traces_evicted += 1
+            out.append(trace)
+        self.counters.traces_closed += len(out)
+        return out
+
+    def _pop_trace(self, key: str) -> Group:
+        trace = self._traces.pop(key)
+        self._held -= len(trace.records)
+        return trace
+
+    def join_run(self, trace: Group, run_key: str, now: float) -> None:
+        """Add a closed trace's spans to its run (the run is held until its window passes)."""
+        run = self._runs.get(run_key)
+        if run is None:
+            run = self._runs[run_key] = Group(run_key, now, now)
+        run.last_seen = now
+        self._runs.move_to_end(run_key)
+        room = self.limits.max_spans_per_trace * 4 - len(run.records)
+        run.records.extend(trace.records[: max(0, room)])
+        run.dropped_spans += trace.dropped_spans + max(0, len(trace.records) - max(0, room))
+        if trace.evicted and not run.evicted:
+            run.evicted = trace.evicted
+
+    def closed_runs(self, now: float) -> list[Group]:
+        """Runs whose window passed with no new trace, or that memory evicts."""
+        out = [
+            self._runs.pop(key)
+            for key, run in list(self._runs.items())
+            if now - run.last_seen >= self.limits.run_window_s
+        ]
+        while len(self._runs) > self.limits.max_runs:
+            run = self._runs.pop(next(iter(self._runs)))
+            run.evicted = "run closed early: too many open runs"
+            self.counters.runs_evicted += 1
+            out.append(run)
+        self.counters.runs_closed += len(out)
+        return out
+
+    def close_all_traces(self) -> list[Group]:
+        """Every open trace, for shutdown or the end of a backfill."""
+        traces = [self._pop_trace(key) for key in list(self._traces)]
+        self.counters.traces_closed += len(traces)
+        return traces
+
+    def close_all_runs(self) -> list[Group]:
+        """Every open run, after `close_all_traces` fed them their last traces."""
+        runs = list(self._runs.values())
+        self._runs.clear()
+        self.counters.runs_closed += len(runs)
+        return runs
+
+    def oldest_tag(self) -> int | None:
+        """The oldest source position an open trace still needs (None when nothing is open)."""
+        tags = [t.tag for t in self._traces.values() if t.tag is not None]
+        return min(tags) if tags else None
