@@ -1,18 +1,21 @@
-"""`spansift serve` (the sidecar OTLP receiver) and `spansift export --parquet`."""
+"""`spansift serve` (the sidecar OTLP receiver) and `spansift export --parquet|evals`."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
 import duckdb
 
-from spansift.cli._common import db_option, fail, load_rules, rules_options
+from spansift.cli._common import db_option, fail, load_rules, read_query, rules_options
 from spansift.cli._remote import current_token, token_option
 from spansift.errors import SpansiftError
 from spansift.receiver import Limits, Receiver, ReceiverConfig
@@ -23,6 +26,7 @@ from spansift.remote import (
     remote_export,
     remote_query,
 )
+from spansift.review.evals import eval_cases, select_ids
 from spansift.store.log import ExceptionLog
 
 # Every table, plus the `exceptions` view (the rows with their review state) that users read.
@@ -176,18 +180,62 @@ def serve(
         )
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @db_option
 @click.option(
     "--parquet",
     "out_dir",
-    required=True,
     type=click.Path(file_okay=False),
     help="Folder for one <table>.parquet per table (created if missing).",
 )
 @token_option
-def export(db: str, out_dir: str) -> None:
-    """Write a Parquet snapshot of the log's tables, through a running receiver if there is one."""
+@click.pass_context
+def export(ctx: click.Context, db: str, out_dir: str | None) -> None:
+    """Write a Parquet snapshot of the log's tables (`--parquet DIR`), or eval cases (`evals`).
+
+    Both read through a running receiver if there is one.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if out_dir is None:
+        fail("pass --parquet DIR, or use `spansift export evals`")
+        return
+    _export_parquet(db, out_dir)
+
+
+@export.command("evals")
+@click.argument("ids", nargs=-1)
+@db_option
+@click.option(
+    "--follow-up",
+    "follow_up",
+    default="eval_case",
+    show_default=True,
+    help="Without IDs: every exception whose follow-up is this.",
+)
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="JSONL file.")
+@token_option
+def export_evals(ids: tuple[str, ...], db: str, follow_up: str, out: str) -> None:
+    """Write chosen exceptions (IDs, or by follow-up) with their evidence as JSONL eval cases."""
+
+    def fetch(sql: str, params: Sequence[Any]) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+        return read_query(db, sql, params)
+
+    try:
+        chosen = select_ids(fetch, ids, follow_up)
+    except ValueError as exc:
+        fail(str(exc))
+        return
+    target = Path(out)
+    tmp = target.with_name(target.name + ".part")
+    with tmp.open("w", encoding="utf-8") as f:
+        for case in eval_cases(fetch, chosen):
+            f.write(json.dumps(case, ensure_ascii=False, sort_keys=True, default=str) + "\n")
+    os.replace(tmp, target)
+    click.echo(f"wrote {len(chosen)} eval case{'s' if len(chosen) != 1 else ''} to {out}")
+
+
+def _export_parquet(db: str, out_dir: str) -> None:
     target = Path(out_dir)
     target.mkdir(parents=True, exist_ok=True)
     info = find_server(db)
