@@ -189,3 +189,10 @@ class ExceptionLogProcessor(SpanProcessor):
         except Exception:
             self.worker_errors += 1
             _logger.exception("spansift: failed to record an evidence gap")
+
+    def is_suspended(self, agent: str | None, workflow: str | None = None) -> bool:
+        """Whether `spansift suspend` switched this agent (or workflow) off.
+
+        Safe on any thread: reads a set the worker refreshes about once a second; no I/O.
+        """
+        return self._log.is_suspended(agent, workflow)

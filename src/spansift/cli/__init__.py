@@ -9,7 +9,7 @@ from spansift.cli._decide import ack, grant, reopen, resolve, resume, suppress, 
 from spansift.cli._evidence import checkpoint, show, verify
 from spansift.cli._ingest import ingest
 from spansift.cli._log import ls, query, stats
-from spansift.cli._review import grants_report, review, suggest
+from spansift.cli._review import grants_report, notify, review, suggest
 from spansift.cli._serve import export, serve
 from spansift.cli.rules_cmd import rules
 
@@ -32,5 +32,6 @@ main.add_command(verify)
 main.add_command(checkpoint)
 for command in (
     ack, resolve, suppress, reopen, grant, grants_report, suspend, resume, review, suggest,
+    notify,
 ):  # fmt: skip
     main.add_command(command)

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from spansift.cli._act import submit
 from spansift.cli._common import CONTRACTS_FILE, db_option, fail, read_query
 from spansift.cli._log import parse_duration
 from spansift.cli._output import render
@@ -16,10 +17,11 @@ from spansift.cli._remote import token_option
 from spansift.errors import SpansiftError
 from spansift.review.grants import reconcile
 from spansift.review.html import render_html
-from spansift.review.owners import OwnerRule, load_owners
+from spansift.review.owners import OwnerRule, load_owners, load_section, owner_of
 from spansift.review.render import render_markdown, render_text
 from spansift.review.report import build_review
 from spansift.review.suggest import suggestions
+from spansift.review.webhooks import deliver, parse_hooks, payload
 from spansift.store.log import utc_now
 
 
@@ -113,3 +115,62 @@ def grants_report(db: str) -> None:
     click.echo("")
     for finding in findings or ["every grant was used within its scope"]:
         click.echo(finding)
+
+
+_PENDING_SQL = """
+SELECT e.exception_id, e.occurred_at, e.workflow, e.exception_type, e.severity, e.rule_id,
+       e.agent, e.tool, e.summary, e.status, e.trace_id, e.span_id, r.owner AS row_owner,
+       d.assigned_owner
+FROM exceptions e JOIN exception_rows r USING (exception_id)
+LEFT JOIN latest_decisions d USING (exception_id)
+WHERE e.occurred_at >= ? AND e.status IN ('open', 'regressed')
+  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries w
+                  WHERE w.exception_id = e.exception_id AND w.delivered AND w.hook = ?)
+ORDER BY e.occurred_at
+"""
+
+
+@click.command()
+@db_option
+@click.option("--since", default="24h", show_default=True, help="Notify about rows this new.")
+@click.option(
+    "--webhooks",
+    "hooks_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help=f"Webhook targets (YAML `webhooks:` list) [default: ./{CONTRACTS_FILE}].",
+)
+@owners_option
+@token_option
+def notify(db: str, since: str, hooks_file: str | None, owners: str | None) -> None:
+    """POST open and regressed exceptions to matching webhooks; outcomes go to the log."""
+    path = hooks_file or (CONTRACTS_FILE if os.path.exists(CONTRACTS_FILE) else None)
+    try:
+        hooks = parse_hooks(load_section(path, "webhooks"), path) if path else ()
+    except SpansiftError as exc:
+        fail(str(exc))
+        return
+    if not hooks:
+        fail("no webhooks configured: pass --webhooks FILE or add `webhooks:` to spansift.yaml")
+    rules = owner_rules(owners)
+    start = utc_now() - parse_duration(since)
+    fetch = _fetch(db)
+    for hook in hooks:
+        columns, rows = fetch(_PENDING_SQL, [start, hook.name])
+        outcomes: list[list[Any]] = []
+        for raw in rows:
+            row = dict(zip(columns, raw, strict=True))
+            row["owner"] = owner_of(
+                rules, {**row, "owner": row["row_owner"]}, row["assigned_owner"]
+            )
+            if hook.wants(row):
+                result = deliver(hook, payload(row))
+                outcomes.append([row["exception_id"], hook.name, result.attempts,
+                                 result.delivered, result.http_status, result.error])  # fmt: skip
+        if outcomes:
+            submit(db, {"op": "deliveries", "rows": outcomes})
+        sent = sum(1 for o in outcomes if o[3])
+        failed = [o for o in outcomes if not o[3]]
+        line = f"{hook.name}: {sent} delivered, {len(failed)} failed"
+        if failed:
+            line += f" (last error: {failed[-1][5]})"
+        click.echo(line)
