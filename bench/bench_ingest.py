@@ -5,11 +5,13 @@ agent-like spans, then measures round-robin, several repeats each:
 
 - parse-only: read the stream and `ParseFromString` every request;
 - ingest with the default rule pack: the same loop `spansift ingest` runs
-  (read, fast-path normalize, rules, DuckDB writes into a fresh file);
+  (read, normalize, rules, trace assembly, DuckDB writes into a fresh file);
+- ingest with the default pack's span rules only (trace and run rules off: the
+  prefiltered protobuf fast path, no spans held);
 - ingest with an empty rule pack.
 
-Prints medians and the ratios the project tracks:
-ingest / parse-only (target >= 0.10) and default pack / empty pack (target >= 0.7).
+Prints medians and the ratios the project tracks: ingest / parse-only (target
+>= 0.10), span rules / empty pack (target >= 0.7), and trace rules on / off.
 
     python bench/bench_ingest.py [--spans 100000] [--repeats 3]
 """
@@ -66,10 +68,13 @@ def main() -> None:
         empty_dir = workdir / "empty-pack"
         empty_dir.mkdir()
         default_pack = load_ruleset()
+        span_pack = RuleSet(
+            [r for r in default_pack.all_rules if r.spec.scope == "span"], default_pack.contracts
+        )
         empty_pack = load_ruleset([empty_dir])
         print(
-            f"file: {args.spans:,} spans, {size / 2**20:.1f} MiB; "
-            f"default pack: {len(default_pack)} rules"
+            f"file: {args.spans:,} spans, {size / 2**20:.1f} MiB; default pack: "
+            f"{len(default_pack)} rules ({len(span_pack)} span rules)"
         )
 
         times: dict[str, list[float]] = {
@@ -89,6 +94,10 @@ def main() -> None:
             assert spans == args.spans
 
             start = time.perf_counter()
+            ingest_once(path, span_pack, workdir, n)
+            times["ingest (span rules)"].append(time.perf_counter() - start)
+
+            start = time.perf_counter()
             ingest_once(path, empty_pack, workdir, n)
             times["ingest (empty)"].append(time.perf_counter() - start)
 
@@ -96,10 +105,13 @@ def main() -> None:
         for name, spans_per_s in rate.items():
             print(f"{name:>18}: {spans_per_s:>11,.0f} spans/s  (median of {args.repeats})")
         print(f"{'exceptions found':>18}: {hits:,} per run")
-        ratio = rate["ingest (default)"] / rate["parse-only"]
-        pack = rate["ingest (default)"] / rate["ingest (empty)"]
-        print(f"ratio ingest/parse-only: {ratio:.3f} (target >= 0.10)")
-        print(f"ratio default pack/empty pack: {pack:.3f} (target >= 0.70)")
+        parse = rate["parse-only"]
+        for name in ("ingest (default)", "ingest (span rules)"):
+            print(f"ratio {name}/parse-only: {rate[name] / parse:.3f} (target >= 0.10)")
+        pack = rate["ingest (span rules)"] / rate["ingest (empty)"]
+        print(f"ratio span rules/empty pack: {pack:.3f} (target >= 0.70)")
+        traces = rate["ingest (default)"] / rate["ingest (span rules)"]
+        print(f"ratio trace rules on/off: {traces:.3f}")
 
 
 if __name__ == "__main__":

@@ -126,3 +126,13 @@ def test_field_absent_without_its_atoms(field: str) -> None:
         duration_ns=0,
     )
     assert field not in fields or "name" in needs
+
+
+@pytest.mark.parametrize(
+    ("rule", "case"), [p for p in _hit_cases() if p.values[0].spec.scope == "span"]
+)
+def test_field_guards_never_skip_a_hit_case(rule: Any, case: Any) -> None:
+    """Through `RuleSet.match` (guards included) every span-rule hit case still hits."""
+    ruleset = RuleSet(PACK.all_rules, case.contracts or PACK.contracts)
+    found = {m.rule_id for span in case_spans(case) for m in ruleset.match(fields_of(span))}
+    assert rule.id in found

@@ -110,6 +110,7 @@ CANONICAL_FIELDS = (
     "span.name",
     "span.kind",
     "span.duration_ms",
+    "span.events",
     "status",
     "error.type",
     "error.message",

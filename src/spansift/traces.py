@@ -76,8 +76,9 @@ class Assembler:
     def __init__(self, limits: AssemblyLimits | None = None) -> None:
         self.limits = limits or AssemblyLimits()
         self.counters = Counters()
-        self._traces: OrderedDict[str, Group] = OrderedDict()  # oldest first
-        self._runs: OrderedDict[str, Group] = OrderedDict()
+        self._traces: OrderedDict[str, Group] = OrderedDict()  # by first span, oldest first
+        self._ended: OrderedDict[str, Group] = OrderedDict()  # root ended; by last span
+        self._runs: OrderedDict[str, Group] = OrderedDict()  # by last trace, oldest first
         self._held = 0
 
     @property
@@ -100,6 +101,9 @@ class Assembler:
             trace.tag = tag
         if record.span.parent_span_id is None:
             trace.root_ended = True
+        if trace.root_ended:
+            self._ended[key] = trace
+            self._ended.move_to_end(key)
         trace.span_hits.extend(hits)
         if len(trace.records) >= limits.max_spans_per_trace:
             trace.dropped_spans += 1
@@ -116,10 +120,17 @@ class Assembler:
         limits = self.limits
         out: list[Group] = []
         quiet_s = 0.0 if ended_roots else limits.quiet_s
-        for key, trace in list(self._traces.items()):
-            quiet = trace.root_ended and now - trace.last_seen >= quiet_s
-            if quiet or now - trace.first_seen >= limits.timeout_s:
-                out.append(self._pop_trace(key))
+        # Both orders let this stop at the first trace that is not due.
+        while self._ended:
+            key, trace = next(iter(self._ended.items()))
+            if now - trace.last_seen < quiet_s:
+                break
+            out.append(self._pop_trace(key))
+        while self._traces:
+            key, trace = next(iter(self._traces.items()))
+            if now - trace.first_seen < limits.timeout_s:
+                break
+            out.append(self._pop_trace(key))
         while self._traces and (
             len(self._traces) > limits.max_traces or self._held > limits.max_held_spans
         ):
@@ -133,6 +144,7 @@ class Assembler:
 
     def _pop_trace(self, key: str) -> Group:
         trace = self._traces.pop(key)
+        self._ended.pop(key, None)
         self._held -= len(trace.records)
         return trace
 
@@ -151,11 +163,12 @@ class Assembler:
 
     def closed_runs(self, now: float) -> list[Group]:
         """Runs whose window passed with no new trace, or that memory evicts."""
-        out = [
-            self._runs.pop(key)
-            for key, run in list(self._runs.items())
-            if now - run.last_seen >= self.limits.run_window_s
-        ]
+        out: list[Group] = []
+        while self._runs:
+            key, run = next(iter(self._runs.items()))
+            if now - run.last_seen < self.limits.run_window_s:
+                break
+            out.append(self._runs.pop(key))
         while len(self._runs) > self.limits.max_runs:
             run = self._runs.pop(next(iter(self._runs)))
             run.evicted = "run closed early: too many open runs"
@@ -178,6 +191,10 @@ class Assembler:
         return runs
 
     def oldest_tag(self) -> int | None:
-        """The oldest source position an open trace still needs (None when nothing is open)."""
-        tags = [t.tag for t in self._traces.values() if t.tag is not None]
-        return min(tags) if tags else None
+        """The oldest source position an open trace still needs (None when nothing is open).
+
+        Tags grow in arrival order, so the trace seen first holds the oldest one.
+        """
+        for trace in self._traces.values():
+            return trace.tag
+        return None

@@ -86,7 +86,8 @@ def canonical_fields(
     kind = _span_kind(get, name)
     out["span.kind"] = kind
 
-    spansift.read(out, get)
+    if kind in _SPANSIFT_KINDS or any(k.startswith(_SPANSIFT_PREFIX) for k in attributes):
+        spansift.read(out, get)
     genai.read(out, get, name, kind)
     openinference.read(out, get, attributes)
     frameworks.read_traceloop(out, get, name, kind)
@@ -103,12 +104,20 @@ def canonical_fields(
     if status_message:
         out["error.message"] = status_message
         frameworks.read_message(out, status_message, kind)
+    names = []
     for event in events:
+        names.append(event.name)
         _read_event(out, event)
+    if names:
+        out["span.events"] = tuple(names)
 
     merged: dict[str, AttrValue] = dict(attributes)
     merged.update(out)
     return merged
+
+
+_SPANSIFT_PREFIX = "spansift."
+_SPANSIFT_KINDS = frozenset({"gate", "human", "handoff"})
 
 
 def _span_kind(get: Any, name: str) -> str:

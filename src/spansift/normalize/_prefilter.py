@@ -41,6 +41,7 @@ _INPUT_TOKENS = (a.GEN_AI_INPUT_TOKENS, a.OI_PROMPT_TOKENS, a.GEN_AI_PROMPT_TOKE
 _OUTPUT_TOKENS = (a.GEN_AI_OUTPUT_TOKENS, a.OI_COMPLETION_TOKENS, a.GEN_AI_COMPLETION_TOKENS_OLD)
 
 FIELD_NEEDS: dict[str, frozenset[str]] = {
+    "span.events": frozenset({EVENTS}),
     "error.type": _keys(a.ERROR_TYPE) | {EVENTS},
     "error.message": frozenset({STATUS_MESSAGE, EVENTS}),
     "agent.name": _keys(a.GEN_AI_AGENT_NAME, a.OI_AGENT_NAME, a.TRACELOOP_ENTITY_NAME) | {NAME},

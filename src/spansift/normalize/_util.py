@@ -45,9 +45,10 @@ def set_first(out: Out, key: str, *values: Any) -> None:
     """Set `key` to the first present value unless a convention read earlier already did."""
     if key in out:
         return
-    value = first(*values)
-    if value is not None:
-        out[key] = value
+    for value in values:  # `first`, inlined: this runs dozens of times per span
+        if value is not None and value != "":
+            out[key] = value
+            return
 
 
 def lower(value: Any) -> str | None:

@@ -51,6 +51,9 @@ class Matcher:
     # Atoms one of which a span must carry to satisfy the condition (see
     # `normalize.field_needs`); None = any span may satisfy it.
     needs: Needs | None = None
+    # The fields one of which must be present for the condition to hold (ERROR_FIELD for
+    # an ERROR status); None = no such field. The rule set's guards test it on fields.
+    present: frozenset[str] | None = None
 
     def __str__(self) -> str:
         return self.text
@@ -288,7 +291,10 @@ class Compiler:
             predicate, symbol = op.build(get, _getter(test.other_field), test.ignore_case)
             both = [_without_name(field_needs(f)) for f in (test.field, test.other_field)]
             text = f"{test.field} {symbol} {test.other_field}"
-            return Matcher(predicate, text, frozenset(reads), needs=_narrowest(both))
+            either = _narrowest([_present(test.field), _present(test.other_field)])
+            return Matcher(
+                predicate, text, frozenset(reads), needs=_narrowest(both), present=either
+            )
         value: Any = test.value
         if test.list_name is not None:
             named = self.lists.get(test.list_name)
@@ -311,12 +317,14 @@ class Compiler:
             kinds = frozenset(str(v) for v in value)
         # Every modifier but `exists: false` is false for an absent field.
         needs: Needs | None = None
+        present: frozenset[str] | None = None
         if test.op != "exists" or value:
             accepted = tuple(value) if test.op in ("equals", "in") else None
             needs = field_needs(test.field, accepted)
             if test.op != "exists":
                 needs = _value_tests(test.field, needs, predicate, text)
-        return Matcher(predicate, text, frozenset(reads), kinds, needs=needs)
+            present = _present(test.field, accepted)
+        return Matcher(predicate, text, frozenset(reads), kinds, needs=needs, present=present)
 
 
 def _all(parts: list[Matcher]) -> Matcher:
@@ -334,7 +342,9 @@ def _all(parts: list[Matcher]) -> Matcher:
     guards = [p.kinds for p in parts if p.kinds is not None]
     kinds = frozenset.intersection(*guards) if guards else None
     text = " && ".join(f"({p.text})" if p.precedence < _AND else p.text for p in parts)
-    return Matcher(test, text, _reads(parts), kinds, _AND, _narrowest([p.needs for p in parts]))
+    needs = _narrowest([p.needs for p in parts])
+    present = _narrowest([p.present for p in parts])
+    return Matcher(test, text, _reads(parts), kinds, _AND, needs, present)
 
 
 def _any(parts: list[Matcher]) -> Matcher:
@@ -349,7 +359,10 @@ def _any(parts: list[Matcher]) -> Matcher:
     needs: Needs | None = None
     if all(p.needs is not None for p in parts):
         needs = frozenset().union(*(p.needs for p in parts if p.needs is not None))
-    return Matcher(test, text, _reads(parts), kinds, _OR, needs)
+    present: frozenset[str] | None = None
+    if all(p.present is not None for p in parts):
+        present = frozenset().union(*(p.present for p in parts if p.present is not None))
+    return Matcher(test, text, _reads(parts), kinds, _OR, needs, present)
 
 
 def _reads(parts: list[Matcher]) -> frozenset[str]:
@@ -388,11 +401,25 @@ def _value_tests(
     return frozenset(out)
 
 
+ERROR_FIELD = "status=error"
+
+
+def _present(field: str, accepted: tuple[object, ...] | None = None) -> frozenset[str] | None:
+    """The fields a presence-requiring test on `field` needs (None: any span has it)."""
+    if field == "status":
+        if accepted and all(str(v).lower() == "error" for v in accepted):
+            return frozenset({ERROR_FIELD})
+        return None
+    if field.startswith("contract.") or field in ("span.name", "span.kind", "step", "workflow"):
+        return None
+    return frozenset({field})
+
+
 def _without_name(needs: frozenset[str] | None) -> frozenset[str] | None:
     return None if needs is None or NAME in needs else needs
 
 
-def _narrowest(options: Sequence[Needs | None]) -> Needs | None:
+def _narrowest(options: Sequence[Any]) -> Any:
     """For a conjunction any part's needs will do; the fewest atoms filter best."""
     known = [n for n in options if n is not None]
     return min(known, key=len) if known else None

@@ -9,6 +9,7 @@ A field that is absent never matches, except under `exists: false`.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -136,16 +137,29 @@ def compile_regex(pattern: str, ignore_case: bool) -> Any:
     return re2.compile(pattern, options)
 
 
+# Values matched against a regex are mostly names (span, tool, agent) that repeat from
+# span to span; short ones are memoized per pattern, long ones always searched.
+_MEMO_CHARS = 256
+_MEMO_ENTRIES = 4096
+
+
 def _matches(get: Getter, value: Any, ic: bool) -> tuple[Predicate, str]:
     search = compile_regex(value, ic).search
+
+    @functools.lru_cache(maxsize=_MEMO_ENTRIES)
+    def found(text: str) -> bool:
+        return search(text) is not None
+
+    def one(text: str) -> bool:
+        return found(text) if len(text) <= _MEMO_CHARS else search(text) is not None
 
     def test(f: Fields, c: Fields) -> bool:
         field = get(f, c)
         if field is None:
             return False
         if type(field) is str:
-            return search(field) is not None
-        return any(search(t) is not None for t in _texts(field, False))
+            return one(field)
+        return any(one(t) for t in _texts(field, False))
 
     return test, f"=~ /{value}/{'i' if ic else ''}"
 

@@ -15,6 +15,7 @@ from spansift.errors import ConfigError
 from spansift.model import AttrValue, Fields, Match, Prefilter, SpanRecord, ValueTest
 from spansift.normalize import CONTRACT, prefilter_of
 from spansift.rules._fields import is_raw
+from spansift.rules._guard import Guard, field_guard
 from spansift.rules._yaml import Problems, did_you_mean
 from spansift.rules.compile import CompiledRule, Compiler
 from spansift.rules.contracts import Contract, Contracts, load_contracts
@@ -59,9 +60,10 @@ class RuleSet:
         self.errors_by_rule: dict[str, int] = {}
         self._by_id = {r.id: r for r in self.all_rules}
         kinds = {k for r in self.span_rules if r.kinds is not None for k in r.kinds}
-        self._unguarded = tuple(r for r in self.span_rules if r.kinds is None)
+        guarded = [(r, field_guard(r.condition.present)) for r in self.span_rules]
+        self._unguarded = tuple(rg for rg in guarded if rg[0].kinds is None)
         self._by_kind = {
-            kind: tuple(r for r in self.span_rules if r.kinds is None or kind in r.kinds)
+            kind: tuple(rg for rg in guarded if rg[0].kinds is None or kind in rg[0].kinds)
             for kind in kinds
         }
 
@@ -86,6 +88,9 @@ class RuleSet:
 
     def rules_for(self, fields: Fields) -> tuple[CompiledRule, ...]:
         """The rules that can match a span, chosen by its `span.kind`."""
+        return tuple(rule for rule, _ in self._candidates(fields))
+
+    def _candidates(self, fields: Fields) -> tuple[tuple[CompiledRule, Guard | None], ...]:
         kind = fields.get("span.kind")
         if isinstance(kind, str):
             return self._by_kind.get(kind, self._unguarded)
@@ -100,7 +105,7 @@ class RuleSet:
     def match(self, fields: Fields) -> list[Match]:
         """Every rule that fires on one span's fields. Pure; never raises."""
         out: list[Match] = []
-        rules = self.rules_for(fields)
+        rules = self._candidates(fields)
         if not rules:
             return out
         try:
@@ -108,8 +113,10 @@ class RuleSet:
         except Exception:  # a hostile agent name must not stop the pipeline
             self.runtime_errors += 1
             contract, cfields = None, _NO_CONTRACT
-        for rule in rules:
+        for rule, guard in rules:
             try:
+                if guard is not None and not guard(fields):
+                    continue  # the span lacks everything this rule's condition needs
                 if rule.hits(fields, cfields):
                     out.append(self._match(rule, fields, cfields, contract))
             except Exception:  # counted and skipped, see module docstring
