@@ -27,7 +27,7 @@ from spansift.receiver._query import QueryService, lock_down
 from spansift.receiver._spool import Recovery, Spool
 from spansift.receiver._stats import Counters
 from spansift.receiver._worker import Worker
-from spansift.review.actions import ActionError, apply, fingerprint_fields
+from spansift.review.actions import ActionError, apply, sync_fingerprints
 from spansift.store.log import ExceptionLog
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ class Receiver:
         self.http_port = self._http.server_address[1]
         self._http.act = self._act
         self._http.suspended = log.is_suspended
-        apply(log, {"op": "fingerprints", "rules": fingerprint_fields(self.ruleset.all_rules)})
+        sync_fingerprints(log, self.ruleset)
         self._http_thread = threading.Thread(
             target=self._http.serve_forever, kwargs={"poll_interval": 0.2},
             name="spansift-http", daemon=True,

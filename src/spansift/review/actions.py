@@ -12,12 +12,13 @@ whole request (selection and append), so it never interleaves with the worker's 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
 from spansift.errors import SpansiftError
 from spansift.model import FollowUp
+from spansift.rules import RuleSet
 from spansift.rules.contracts import Contracts
 from spansift.store import chain
 from spansift.store.log import ExceptionLog, utc_now
@@ -262,11 +263,11 @@ def apply(
     raise ActionError(msg)
 
 
-def fingerprint_fields(rules: Sequence[Any]) -> dict[str, list[str]]:
-    """{rule id: fingerprint fields} for rules that set `fingerprint:`."""
-    out: dict[str, list[str]] = {}
-    for rule in rules:
-        fields = getattr(rule.spec, "fingerprint", ())
-        if fields:
-            out[rule.id] = list(fields)
-    return out
+def fingerprint_fields(ruleset: RuleSet) -> dict[str, list[str]]:
+    """{rule id: fingerprint fields} for the rules that set `fingerprint:`."""
+    return {r.id: list(r.spec.fingerprint) for r in ruleset.all_rules if r.spec.fingerprint}
+
+
+def sync_fingerprints(log: ExceptionLog, ruleset: RuleSet) -> None:
+    """Record the rules' fingerprint fields in the log (what a writer does when it opens)."""
+    fingerprints(log, {"rules": fingerprint_fields(ruleset)})

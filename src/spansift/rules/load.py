@@ -52,7 +52,10 @@ ITEM_KINDS = ("rule", "list", "macro", "override")
 RULE_KEYS = (
     "rule", "exception", "severity", "boundary", "description", "summary", "when", "owner",
     "follow_up", "tags", "enabled", "scope", "exceptions", "tests", "count", "sum", "without",
+    "fingerprint",
 )  # fmt: skip
+# Row fields a rule's `fingerprint:` may group by (the rule id is always part of it).
+FINGERPRINT_FIELDS = ("workflow", "tool", "agent", "step", "boundary", "severity", "summary")
 _REQUIRED = ("exception", "severity", "boundary", "summary", "when")
 LIST_KEYS = ("list", "values")
 MACRO_KEYS = ("macro", "when")
@@ -270,6 +273,7 @@ class _FileLoader:
             else "",
             "owner": r.string(f["owner"], "'owner'") if "owner" in f else None,
             "tags": r.strings(f["tags"], "'tags'") if "tags" in f else (),
+            "fingerprint": self._fingerprint(f["fingerprint"]) if "fingerprint" in f else (),
             "enabled": r.boolean(f["enabled"], "'enabled'") if "enabled" in f else True,
         }
         if None in (rule_id, exception, severity, boundary, summary, when, values["enabled"]):
@@ -288,6 +292,18 @@ class _FileLoader:
             summary=summary, when=when, origin=r.origin(node), follow_up=follow_up,
             exceptions=exceptions, tests=tests, scope=scope or "span", **aggregates, **values,
         ))  # fmt: skip
+
+    def _fingerprint(self, node: Node) -> tuple[str, ...]:
+        fields = self.r.strings(node, "'fingerprint'")
+        for name in fields:
+            if name not in FINGERPRINT_FIELDS:
+                self.r.add(
+                    node,
+                    "RULE_BAD_VALUE",
+                    f"'fingerprint' field '{name}' cannot group rows",
+                    "use some of " + ", ".join(FINGERPRINT_FIELDS),
+                )
+        return fields
 
     def _override(self, node: MappingNode) -> None:
         r = self.r

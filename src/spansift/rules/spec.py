@@ -159,6 +159,7 @@ class RuleSpec:
     count: CountSpec | None = None
     sum: SumSpec | None = None
     without: WithoutSpec | None = None
+    fingerprint: tuple[str, ...] = ()  # fields grouping its rows into patterns; () = default
 
 
 @dataclass(frozen=True, slots=True)
