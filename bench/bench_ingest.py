@@ -80,6 +80,7 @@ def main() -> None:
         times: dict[str, list[float]] = {
             "parse-only": [],
             "ingest (default)": [],
+            "ingest (span rules)": [],
             "ingest (empty)": [],
         }
         hits = 0

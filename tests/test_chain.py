@@ -35,17 +35,17 @@ def _verify(runner: CliRunner, db: Path, *args: str) -> tuple[int, str]:
 
 
 def test_untouched_log_verifies(runner: CliRunner, logged: Path) -> None:
-    """Three exceptions and the seven spans of their traces form a chain of ten rows."""
+    """Three exceptions, the seven spans of their traces and three links chain 13 rows."""
     code, out = _verify(runner, logged)
     assert code == 0
-    assert out.startswith("ok: 10 chained rows, head ")
+    assert out.startswith("ok: 13 chained rows, head ")
 
 
 def test_reingest_keeps_the_chain_valid(runner: CliRunner, logged: Path) -> None:
     """Replaying the same input chains nothing new and the log still verifies."""
     runner.invoke(main, ["ingest", SAMPLE, "--db", str(logged)])
     code, out = _verify(runner, logged)
-    assert (code, out.split(",")[0]) == (0, "ok: 10 chained rows")
+    assert (code, out.split(",")[0]) == (0, "ok: 13 chained rows")
 
 
 def test_updated_row_is_reported(runner: CliRunner, logged: Path) -> None:
@@ -97,13 +97,17 @@ def test_signed_checkpoint_detects_a_rewritten_log(
     signed = runner.invoke(main, ["checkpoint", "--db", str(logged), "--key", str(key)])
     assert signed.exit_code == 0
     note.write_text(signed.stdout)
-    assert signed.stdout.splitlines()[:2] == [f"spansift/{logged.name}", "10"]
+    assert signed.stdout.splitlines()[:2] == [f"spansift/{logged.name}", "13"]
     public = f"{key}.pub"
     code, out = _verify(runner, logged, "--checkpoint", str(note), "--public-key", public)
     assert (code, out.endswith(f"extends {note}\n")) == (0, True)
 
     # Rewrite history: drop everything and ingest a different log; the chain is valid again.
-    _sql(logged, "DELETE FROM evidence_spans; DELETE FROM exception_rows; DELETE FROM log_chain")
+    _sql(
+        logged,
+        "DELETE FROM exception_traces; DELETE FROM trace_spans; DELETE FROM exception_rows; "
+        "DELETE FROM log_chain",
+    )
     runner.invoke(
         main, ["ingest", str(ROOT / "tests/fixtures/otlp/agent_trace.pb"), "--db", str(logged)]
     )

@@ -96,7 +96,7 @@ def test_verify_covers_decisions(db: Path, cli: Callable[..., Result]) -> None:
     seed(db, [hit(1)])
     cli("ack", "--rule", "tool-failed", "--by", "alice", "--db", str(db))
     result = cli("verify", "--db", str(db))
-    assert (result.exit_code, result.output[:20]) == (0, "ok: 3 chained rows, ")
+    assert (result.exit_code, result.output[:20]) == (0, "ok: 4 chained rows, ")
     con = duckdb.connect(str(db))
     con.execute("UPDATE decisions SET actor = 'mallory'")
     con.close()
@@ -129,4 +129,4 @@ def test_decisions_go_through_a_running_receiver(
         assert json.load(response)["suspended"] is False
     assert server.stop() == 0
     result = cli("verify", "--db", str(db))
-    assert (result.exit_code, result.output[:20]) == (0, "ok: 6 chained rows, ")
+    assert (result.exit_code, result.output[:20]) == (0, "ok: 8 chained rows, ")

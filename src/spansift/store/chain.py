@@ -35,10 +35,15 @@ TIMESTAMP_COLUMNS = frozenset(
         "granted_at", "expires_at", "recorded_at",
     }
 )  # fmt: skip
-EXCEPTION, EVIDENCE = "exception", "evidence"
+EXCEPTION, SPAN, LINK = "exception", "span", "link"
+EVIDENCE = "evidence"  # schema 2-3: one row per (exception, span), now the evidence_spans view
 DECISION, GRANT, GRANT_USE, SUSPENSION = "decision", "grant", "grant_use", "suspension"
 
 # The columns each kind of row is hashed over, in this order.
+TRACE_SPAN_COLUMNS: tuple[str, ...] = (
+    "trace_id", "span_id", "parent_span_id", "name", "status", "start_at", "end_at", "span",
+)  # fmt: skip
+LINK_COLUMNS: tuple[str, ...] = ("exception_id", "trace_id")
 EVIDENCE_COLUMNS = (
     "exception_id",
     "span_id",
@@ -176,8 +181,14 @@ def verify(fetch: Fetch, exception_columns: Sequence[str]) -> Verification:
     rows: dict[tuple[str, str], tuple[Any, ...]] = {}
     for row in fetch(_select(exception_columns, base), []):
         rows[(EXCEPTION, str(row[0]))] = tuple(row)
-    for row in fetch(_select(EVIDENCE_COLUMNS, "evidence_spans"), []):
-        rows[(EVIDENCE, evidence_row_id(str(row[0]), str(row[1])))] = tuple(row)
+    for kind, table, columns in (
+        (SPAN, "trace_spans", TRACE_SPAN_COLUMNS),
+        (LINK, "exception_traces", LINK_COLUMNS),
+    ):
+        if table in tables:
+            for row in fetch(_select(columns, table), []):
+                rows[(kind, pair_id(str(row[0]), str(row[1])))] = tuple(row)
+    legacy = _legacy_evidence(fetch)
     for kind, (table, columns) in SINGLE_KEY_KINDS.items():
         if table in tables:
             for row in fetch(_select(columns, table), []):
@@ -202,7 +213,7 @@ def verify(fetch: Fetch, exception_columns: Sequence[str]) -> Verification:
                     "broken", kind, row_id, seq, "previous hash does not match the entry before"
                 )
             )
-        stored = rows.get(key)
+        stored = legacy.get(key) if kind == EVIDENCE else rows.get(key)
         if stored is None:
             findings.append(Finding("deleted", kind, row_id, seq, "row is missing from the log"))
         elif link(prev_hash, stored) != row_hash:
@@ -210,10 +221,32 @@ def verify(fetch: Fetch, exception_columns: Sequence[str]) -> Verification:
                 Finding("changed", kind, row_id, seq, "row differs from what was written")
             )
         expected_seq, prev = seq + 1, row_hash
-    for key in sorted(rows.keys() - seen):
+    covered = {k for key, row in legacy.items() if key in seen for k in _legacy_keys(row)}
+    for key in sorted(rows.keys() - seen - covered):
         findings.append(Finding("inserted", key[0], key[1], None, "row was never chained"))
     last_seq, last_hash = (entries[-1][0], entries[-1][4]) if entries else (0, GENESIS)
     return Verification(len(entries), int(last_seq), str(last_hash), tuple(findings))
+
+
+def pair_id(first: str, second: str) -> str:
+    """The chain row id of a row keyed by two values (a trace span, an exception's trace)."""
+    return f"{first}/{second}"
+
+
+def _legacy_evidence(fetch: Fetch) -> dict[tuple[str, str], tuple[Any, ...]]:
+    """Rows of the `evidence_spans` view, for chain entries written before schema 4."""
+    legacy: dict[tuple[str, str], tuple[Any, ...]] = {}
+    if not fetch("SELECT 1 FROM log_chain WHERE kind = ? LIMIT 1", [EVIDENCE]):
+        return legacy
+    for row in fetch(_select(EVIDENCE_COLUMNS, "evidence_spans"), []):
+        legacy[(EVIDENCE, evidence_row_id(str(row[0]), str(row[1])))] = tuple(row)
+    return legacy
+
+
+def _legacy_keys(row: tuple[Any, ...]) -> tuple[tuple[str, str], ...]:
+    """The span and link rows a pre-schema-4 evidence row was migrated into."""
+    exception_id, span_id, trace_id = str(row[0]), str(row[1]), str(row[2])
+    return ((SPAN, pair_id(trace_id, span_id)), (LINK, pair_id(exception_id, trace_id)))
 
 
 def hash_at(fetch: Fetch, seq: int) -> str | None:

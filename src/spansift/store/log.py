@@ -132,18 +132,16 @@ def _grant_use(row: tuple[Any, ...], grant_id: str, recorded_at: datetime) -> tu
     )  # fmt: skip
 
 
-def evidence_row(exception_id: str, span: Span, *, offending: bool) -> tuple[Any, ...]:
-    """The `evidence_spans` row keeping `span` for an exception."""
+def trace_span_row(span: Span) -> tuple[Any, ...]:
+    """The `trace_spans` row keeping `span` as evidence (once, for every exception it backs)."""
     return (
-        exception_id,
-        span.span_id,
         span.trace_id,
+        span.span_id,
         span.parent_span_id,
         span.name,
         span.status.name.lower(),
         utc_from_ns(span.start_ns),
         utc_from_ns(span.end_ns),
-        offending,
         span_json(span),
     )
 
@@ -195,7 +193,8 @@ class ExceptionLog:
             self._create_staging()
         detected_at = utc_now()
         rows: dict[str, tuple[Any, ...]] = {}
-        evidence: dict[str, tuple[Any, ...]] = {}
+        spans: dict[str, tuple[Any, ...]] = {}
+        links: dict[str, tuple[str, str]] = {}
         for hit in hits:
             row = hit_row(hit, detected_at)
             rows.setdefault(row[0], row)
@@ -205,8 +204,10 @@ class ExceptionLog:
             if row_id in covered:
                 continue
             for span in (hit.span, *hit.context):
-                ev = evidence_row(row_id, span, offending=span is hit.span)
-                evidence.setdefault(chain.evidence_row_id(row_id, span.span_id), ev)
+                key = chain.pair_id(span.trace_id, span.span_id)
+                if key not in spans:
+                    spans[key] = trace_span_row(span)
+                links.setdefault(chain.pair_id(row_id, span.trace_id), (row_id, span.trace_id))
         uses = [
             _grant_use(rows.pop(row_id), grant_id, detected_at)
             for row_id, grant_id in covered.items()
@@ -215,19 +216,19 @@ class ExceptionLog:
         con.begin()
         try:
             new_rows = self._insert(BASE_TABLE, "staged_exceptions", rows.values(), "exception_id")
-            new_evidence = self._insert(
-                "evidence_spans", "staged_evidence", evidence.values(), "exception_id, span_id"
+            new_spans = self._insert(
+                "trace_spans", "staged_spans", spans.values(), "trace_id, span_id"
+            )
+            new_links = self._insert(
+                "exception_traces", "staged_links", links.values(), "exception_id, trace_id"
             )
             new_uses = [u for u in uses if self._insert_one("grant_uses", u)]
             entries = chain.extend(
                 self._head,
                 [
                     *((chain.EXCEPTION, k, v) for k, v in rows.items() if (k,) in new_rows),
-                    *(
-                        (chain.EVIDENCE, k, v)
-                        for k, v in evidence.items()
-                        if (v[0], v[1]) in new_evidence
-                    ),
+                    *((chain.SPAN, k, v) for k, v in spans.items() if (v[0], v[1]) in new_spans),
+                    *((chain.LINK, k, v) for k, v in links.items() if v in new_links),
                     *((chain.GRANT_USE, u[0], u) for u in new_uses),
                 ],
             )
@@ -340,10 +341,13 @@ class ExceptionLog:
     def _create_staging(self) -> None:
         columns = ", ".join(f"{name} {kind}" for name, kind in _COLUMNS)
         self.con.execute(f"CREATE TEMP TABLE IF NOT EXISTS staged_exceptions ({columns})")
-        self.con.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS staged_evidence AS "
-            "SELECT * FROM evidence_spans LIMIT 0"
-        )
+        for staged, table in (
+            ("staged_spans", "trace_spans"),
+            ("staged_links", "exception_traces"),
+        ):
+            self.con.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {staged} AS SELECT * FROM {table} LIMIT 0"
+            )
         self._staged = True
 
     def _insert(
