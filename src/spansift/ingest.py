@@ -9,6 +9,7 @@ from pathlib import Path
 from spansift.errors import InputError
 from spansift.model import Hit
 from spansift.pipeline import Pipeline
+from spansift.review.actions import sync_fingerprints
 from spansift.sources.files import iter_file, iter_paths
 from spansift.store.log import ExceptionLog
 
@@ -40,6 +41,7 @@ def ingest_paths(
     written in batches of `WRITE_BATCH`, so memory stays bounded on long backfills.
     """
     result = IngestResult()
+    sync_fingerprints(log, pipeline.ruleset)
     pending: list[Hit] = []
     spans_before, hits_before = pipeline.counts.spans, pipeline.counts.hits
     for path in iter_paths(list(paths)):
@@ -58,6 +60,7 @@ def ingest_paths(
             on_file_done(path)
     pending.extend(pipeline.finish())
     result.new_rows += log.write(pending)
+    log.record_losses("ingest", pipeline.take_losses())
     if pipeline.assembler is not None:
         result.traces_evicted = pipeline.assembler.counters.traces_evicted
         result.spans_dropped = pipeline.assembler.counters.spans_dropped

@@ -68,6 +68,7 @@ class Pipeline:
         self._prefixes = attrs.NORMALIZE_PREFIXES
         needs_traces = bool(ruleset.trace_rules or ruleset.run_rules)
         self.assembler: Assembler | None = Assembler(limits) if needs_traces else None
+        self._losses = (0, 0, 0)
 
     # -- input -----------------------------------------------------------------
 
@@ -133,6 +134,26 @@ class Pipeline:
         if assembler is None:
             return []
         return self._close(assembler.close_all_traces(), self._clock(), assembler.close_all_runs)
+
+    def take_losses(self) -> tuple[str, int] | None:
+        """What trace assembly gave up since the last call: (gap reason, spans lost), or None.
+
+        Callers record it with `ExceptionLog.record_gap`, so a review can count evictions.
+        """
+        assembler = self.assembler
+        if assembler is None:
+            return None
+        counters = assembler.counters
+        now = (counters.traces_evicted, counters.runs_evicted, counters.spans_dropped)
+        traces, runs, spans = (a - b for a, b in zip(now, self._losses, strict=True))
+        self._losses = now
+        if not (traces or runs or spans):
+            return None
+        reason = (
+            f"trace assembly bounds: {traces} traces and {runs} runs evicted early, "
+            f"{spans} spans over the per-trace limit not kept"
+        )
+        return reason, spans
 
     def oldest_open_tag(self) -> int | None:
         """The oldest source position (spool segment) an open trace still holds spans from."""

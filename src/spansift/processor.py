@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
 from spansift.model import Hit, Span
 from spansift.pipeline import Pipeline
+from spansift.review.actions import sync_fingerprints
 from spansift.rules import RuleSet, load_ruleset
 from spansift.sources.sdk import span_from_readable
 from spansift.store.log import DEFAULT_DB, ExceptionLog
@@ -58,6 +59,7 @@ class ExceptionLogProcessor(SpanProcessor):
         ruleset = rules if isinstance(rules, RuleSet) else load_ruleset(rules, contracts)
         self.pipeline = Pipeline(ruleset)
         self._log = ExceptionLog(db)
+        sync_fingerprints(self._log, ruleset)
         self._queue: deque[ReadableSpan | Span] = deque()
         self._max_queue = max_queue_size
         self._batch = batch_size
@@ -149,6 +151,8 @@ class ExceptionLogProcessor(SpanProcessor):
     def _write(self, hits_of: Callable[[], list[Hit]]) -> None:
         try:
             self._log.write(hits_of())
+            pipeline = self.pipeline
+            self._log.record_losses("processor", pipeline.take_losses())
         except Exception:
             self.worker_errors += 1
             _logger.exception("spansift: failed to evaluate or write closed traces")

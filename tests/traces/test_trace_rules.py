@@ -140,11 +140,22 @@ def test_tiny_memory_bound_evicts_and_marks_the_exceptions(db: Path) -> None:
     assert pipeline.assembler.counters.traces_evicted == 1
     with ExceptionLog(db) as log:
         log.write(hits)
+        log.record_losses("ingest", pipeline.take_losses())
+        _, gaps = log.query("SELECT source, lost_spans, reason FROM evidence_gaps")
         _, rows = log.query(
             "SELECT rule_id, evidence->>'incomplete' FROM exceptions "
             "WHERE trace_id = ? ORDER BY rule_id",
             [loop[0].trace_id],  # type: ignore[attr-defined]
         )
+    assert gaps == [
+        (
+            "ingest",
+            0,
+            "trace assembly bounds: 1 traces and 0 runs evicted early, "
+            "0 spans over the per-trace limit not kept",
+        )
+    ]
+    assert pipeline.take_losses() is None, "each loss is reported once"
     # Without its root the trace names no agent, so no contract budget applies.
     assert rows == [("runaway_loop", "trace closed early: too many open traces or spans held")]
 

@@ -131,6 +131,8 @@ class Worker:
     def _commit(self, records: list[Record], hits: list[Hit], spans: int) -> bool:
         try:
             written = self.log.write(hits)
+            pipeline = self.pipeline
+            self.log.record_losses("receiver", pipeline.take_losses())
         except Exception as exc:
             message = f"writing {len(hits)} exceptions failed, will retry: {exc}"
             _logger.error("spansift serve: %s", message)

@@ -367,6 +367,12 @@ class ExceptionLog:
         """Recompute the hash chain against the rows as stored now."""
         return chain.verify(lambda sql, params: self.query(sql, params)[1], COLUMN_NAMES)
 
+    def record_losses(self, source: str, losses: tuple[str, int] | None) -> None:
+        """Record what trace assembly gave up (see `Pipeline.take_losses`), if anything."""
+        if losses is not None:
+            now = time.time_ns()
+            self.record_gap(source, now, now, losses[1], losses[0])
+
     def record_gap(
         self, source: str, first_ns: int, last_ns: int, lost_spans: int, reason: str
     ) -> None:
