@@ -31,7 +31,7 @@ class AssemblyLimits:
     run_window_s: float = 300.0
     max_traces: int = 10_000
     max_spans_per_trace: int = 2_000
-    max_held_spans: int = 500_000
+    max_held_spans: int = 100_000
     max_runs: int = 10_000
 
 
@@ -44,6 +44,8 @@ class Group:
     last_seen: float
     records: list[SpanRecord] = field(default_factory=list)
     span_hits: list[Hit] = field(default_factory=list)
+    span_ids: set[str] = field(default_factory=set)  # a replayed span is not counted twice
+    keys: set[tuple[str, str]] = field(default_factory=set)  # (trace, span) ids held by a run
     root_ended: bool = False
     dropped_spans: int = 0
     evicted: str | None = None
@@ -96,6 +98,9 @@ class Assembler:
         trace = self._traces.get(key)
         if trace is None:
             trace = self._traces[key] = Group(key, now, now, tag=tag)
+        elif record.span.span_id in trace.span_ids:
+            return  # a retried or fanned-out export sent this span again
+        trace.span_ids.add(record.span.span_id)
         trace.last_seen = now
         if tag is not None and (trace.tag is None or tag < trace.tag):
             trace.tag = tag
@@ -155,9 +160,11 @@ class Assembler:
             run = self._runs[run_key] = Group(run_key, now, now)
         run.last_seen = now
         self._runs.move_to_end(run_key)
-        room = self.limits.max_spans_per_trace * 4 - len(run.records)
-        run.records.extend(trace.records[: max(0, room)])
-        run.dropped_spans += trace.dropped_spans + max(0, len(trace.records) - max(0, room))
+        fresh = [r for r in trace.records if (r.span.trace_id, r.span.span_id) not in run.keys]
+        room = max(0, self.limits.max_spans_per_trace * 4 - len(run.records))
+        run.records.extend(fresh[:room])
+        run.keys.update((r.span.trace_id, r.span.span_id) for r in fresh[:room])
+        run.dropped_spans += trace.dropped_spans + max(0, len(fresh) - room)
         if trace.evicted and not run.evicted:
             run.evicted = trace.evicted
 

@@ -192,3 +192,15 @@ def test_evidence_json_counts_context_spans(db: Path) -> None:
     _in_process(db, "bypass")
     (evidence,) = _rows(db, "SELECT evidence FROM exceptions")[0]
     assert json.loads(str(evidence))["context_spans"] == 2
+
+
+def test_replayed_spans_are_not_counted_twice() -> None:
+    """A retried export repeats spans; a loop rule counts each span once."""
+    ruleset = load_ruleset(None, CONTRACTS)
+    spans = _spans_of("loop")
+    tools = [s for s in spans if s.parent_span_id is not None]  # type: ignore[attr-defined]
+    root = [s for s in spans if s not in tools]
+    pipeline = Pipeline(ruleset, clock=lambda: 0.0)
+    hits = pipeline.spans(tools[:3]) + pipeline.spans(tools[:3]) + pipeline.spans(root)  # type: ignore[arg-type]
+    hits += pipeline.finish()
+    assert [h.match.rule_id for h in hits] == []

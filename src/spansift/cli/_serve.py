@@ -86,7 +86,7 @@ def _say(text: str) -> None:
 @click.option(
     "--max-backlog-mib",
     type=click.IntRange(1),
-    default=32,
+    default=12,
     show_default=True,
     help="Unprocessed spool bytes above which requests get 503 / UNAVAILABLE.",
 )
