@@ -10,6 +10,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from spansift._table import aligned
+
 FORMATS = ("table", "json", "csv")
 MAX_CELL = 60
 
@@ -44,13 +46,4 @@ def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> s
         writer.writerow(columns)
         writer.writerows([[_plain(v) for v in row] for row in rows])
         return buffer.getvalue().rstrip("\n")
-    cells = [[_cell(v) for v in row] for row in rows]
-    widths = [len(c) for c in columns]
-    for row in cells:
-        widths = [max(w, len(v)) for w, v in zip(widths, row, strict=True)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    lines.extend(
-        "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in cells
-    )
-    return "\n".join(lines)
+    return "\n".join(aligned(columns, [[_cell(v) for v in row] for row in rows]))

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from spansift._table import aligned
 from spansift.review.report import Review
 
 MAX_CELL = 60
@@ -24,14 +25,7 @@ def cell(value: Any) -> str:
 
 
 def _aligned(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
-    cells = [[cell(v) for v in row] for row in rows]
-    widths = [len(c) for c in columns]
-    for row in cells:
-        widths = [max(w, len(v)) for w, v in zip(widths, row, strict=True)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in cells]
-    return lines
+    return aligned(columns, [[cell(v) for v in row] for row in rows])
 
 
 def _window(review: Review) -> str:
