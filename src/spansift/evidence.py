@@ -119,14 +119,15 @@ def span_json(span: Span) -> str:
     return _encode(span_evidence(span))
 
 
-def hit_evidence(hit: Hit) -> str:
-    """The `evidence` JSON of an exception row."""
-    doc: dict[str, Any] = {"span": span_evidence(hit.span)}
+def hit_evidence(hit: Hit, span_json_text: str | None = None) -> str:
+    """The `evidence` JSON of an exception row (`span_json_text`: the span's, if known)."""
+    text = span_json(hit.span) if span_json_text is None else span_json_text
+    extra = ""
     if hit.context:
-        doc["context_spans"] = len(hit.context)
+        extra += f',"context_spans":{len(hit.context)}'
     if hit.incomplete:
-        doc["incomplete"] = hit.incomplete
-    return _encode(doc)
+        extra += f',"incomplete":{_encode(hit.incomplete)}'
+    return f'{{"span":{text}{extra}}}'
 
 
 _encode = json.JSONEncoder(separators=(",", ":"), default=str).encode

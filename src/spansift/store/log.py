@@ -78,7 +78,7 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else str(value)
 
 
-def hit_row(hit: Hit, detected_at: datetime) -> tuple[Any, ...]:
+def hit_row(hit: Hit, detected_at: datetime, span_json_text: str | None = None) -> tuple[Any, ...]:
     """The `exception_rows` row of a hit, in `COLUMN_NAMES` order."""
     match, span, fields = hit.match, hit.span, hit.fields
     return (
@@ -100,7 +100,7 @@ def hit_row(hit: Hit, detected_at: datetime) -> tuple[Any, ...]:
         "open",
         None,
         match.follow_up,
-        hit_evidence(hit),
+        hit_evidence(hit, span_json_text),
     )
 
 
@@ -193,10 +193,20 @@ class ExceptionLog:
             self._create_staging()
         detected_at = utc_now()
         rows: dict[str, tuple[Any, ...]] = {}
+        span_rows: dict[str, tuple[Any, ...]] = {}  # each span's row (and JSON) built once
         spans: dict[str, tuple[Any, ...]] = {}
         links: dict[str, tuple[str, str]] = {}
+
+        def span_row(span: Span) -> tuple[Any, ...]:
+            key = chain.pair_id(span.trace_id, span.span_id)
+            found = span_rows.get(key)
+            if found is None:
+                found = span_rows[key] = trace_span_row(span)
+            return found
+
         for hit in hits:
-            row = hit_row(hit, detected_at)
+            # The offending span's JSON serves its row's `evidence` and its `trace_spans` row.
+            row = hit_row(hit, detected_at, span_row(hit.span)[7])
             rows.setdefault(row[0], row)
         covered = self._covered(list(rows.values()))
         for hit in hits:
@@ -204,9 +214,7 @@ class ExceptionLog:
             if row_id in covered:
                 continue
             for span in (hit.span, *hit.context):
-                key = chain.pair_id(span.trace_id, span.span_id)
-                if key not in spans:
-                    spans[key] = trace_span_row(span)
+                spans.setdefault(chain.pair_id(span.trace_id, span.span_id), span_row(span))
                 links.setdefault(chain.pair_id(row_id, span.trace_id), (row_id, span.trace_id))
         uses = [
             _grant_use(rows.pop(row_id), grant_id, detected_at)
