@@ -7,7 +7,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from spansift import approval_gate, record_human_decision
-from spansift.model import Event, StatusCode
+from spansift.model import Event, Span, SpanKind, StatusCode
 from spansift.normalize import canonical_fields, fields_of
 from spansift.sources.sdk import span_from_readable
 
@@ -91,3 +91,21 @@ def test_helpers_emit_the_convention() -> None:
     assert (gate_span["gate.name"], gate_span["gate.decision"]) == ("refund", "escalated")
     assert gate_span["gate.approver"] == "a@example.com"
     assert (reply["human.decision"], reply["human.actor"]) == ("edited", "b@example.com")
+
+
+def test_langgraph_thread_id_in_metadata_is_the_session() -> None:
+    """OpenInference's metadata JSON names the LangGraph thread; it joins traces into a run."""
+    fields = fields_of(
+        Span(
+            trace_id="1" * 32,
+            span_id="2" * 16,
+            parent_span_id=None,
+            name="agent",
+            kind=SpanKind.INTERNAL,
+            start_ns=0,
+            end_ns=1,
+            status=StatusCode.UNSET,
+            attributes={"metadata": '{"thread_id": "t-9", "langgraph_node": "tools"}'},
+        )
+    )
+    assert (fields["session.id"], fields["step"]) == ("t-9", "tools")

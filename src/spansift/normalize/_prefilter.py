@@ -89,7 +89,7 @@ FIELD_NEEDS: dict[str, frozenset[str]] = {
     "evaluation.score": frozenset({EVENTS}),
     "evaluation.explanation": frozenset({EVENTS}),
     "user.id": _keys(a.OI_USER_ID, a.ENDUSER_ID),
-    "session.id": _keys(a.OI_SESSION_ID, a.GEN_AI_CONVERSATION),
+    "session.id": _keys(a.OI_SESSION_ID, a.GEN_AI_CONVERSATION, a.OI_METADATA),
 }
 
 

@@ -47,6 +47,7 @@ _TOOL_CALL = re.compile(r"(\d+)\.message\.tool_calls\.(\d+)\.tool_call\.(functio
 _MESSAGE = re.compile(r"(\d+)\.message\.(role|content)$")
 _ANNOTATION = re.compile(r"(\d+)\.annotation\.(name|label|annotator_kind|explanation)$")
 _LANGGRAPH_NODE = re.compile(r'"langgraph_node":\s*"([^"]*)"')
+_THREAD_ID = re.compile(r'"thread_id":\s*"([^"]+)"')
 
 
 def kind(get: Any, name: str) -> str | None:
@@ -72,6 +73,11 @@ def read(out: Out, get: Any, attributes: Attributes) -> None:
         node = _LANGGRAPH_NODE.search(metadata)
         if node:
             set_first(out, "step", node.group(1))
+    if isinstance(metadata, str) and "thread_id" in metadata:
+        # A LangGraph thread is a run: the resume after an interrupt is a new trace.
+        thread = _THREAD_ID.search(metadata)
+        if thread:
+            set_first(out, "session.id", thread.group(1))
     _flattened(out, attributes)
 
 
