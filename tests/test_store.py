@@ -12,8 +12,9 @@ import pytest
 from spansift.errors import SpansiftError
 from spansift.model import Event, Hit, Match, Severity, Span, SpanKind, StatusCode
 from spansift.normalize import fields_of
-from spansift.store.log import COLUMN_NAMES, ExceptionLog, exception_id
+from spansift.store.log import ExceptionLog
 from spansift.store.migrations import latest_version
+from spansift.store.rows import COLUMN_NAMES, exception_id
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
 

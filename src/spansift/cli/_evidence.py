@@ -14,7 +14,7 @@ from spansift.cli._remote import token_option
 from spansift.errors import SpansiftError
 from spansift.store import chain
 from spansift.store.checkpoint import Checkpoint, check_signature, new_key, parse, sign
-from spansift.store.log import COLUMN_NAMES
+from spansift.store.rows import COLUMN_NAMES
 
 _SHOW_COLUMNS = (
     "exception_id",

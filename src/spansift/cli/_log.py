@@ -11,7 +11,7 @@ import click
 from spansift.cli._common import db_option, fail, read_query
 from spansift.cli._output import FORMATS, render
 from spansift.cli._remote import receiver_section, token_option
-from spansift.store.log import utc_now
+from spansift.store.rows import utc_now
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}

@@ -22,7 +22,7 @@ from spansift.review.render import render_markdown, render_text
 from spansift.review.report import build_review
 from spansift.review.suggest import suggestions
 from spansift.review.webhooks import deliver, parse_hooks, payload
-from spansift.store.log import utc_now
+from spansift.store.rows import utc_now
 
 
 def _fetch(db: str) -> Any:

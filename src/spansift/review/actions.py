@@ -21,7 +21,8 @@ from spansift.model import FollowUp
 from spansift.rules import RuleSet
 from spansift.rules.contracts import Contracts
 from spansift.store import chain
-from spansift.store.log import ExceptionLog, utc_now
+from spansift.store.log import ExceptionLog
+from spansift.store.rows import utc_now
 
 # action -> the status it sets
 ACTIONS = {

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from spansift.review.owners import OwnerRule, owner_of
-from spansift.store.log import utc_now
+from spansift.store.rows import utc_now
 
 Fetch = Callable[[str, Sequence[Any]], tuple[tuple[str, ...], list[tuple[Any, ...]]]]
 SEVERITY_POINTS = {"info": 0, "low": 1, "medium": 2, "high": 4, "critical": 8}

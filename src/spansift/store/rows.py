@@ -1,0 +1,101 @@
+"""The rows the exception log writes: exception rows and evidence spans, built from hits.
+
+Pure functions: a hit and a clock value in, a tuple in column order out. The
+`exception_id` is a hash of rule, trace and span, which is what makes every write
+idempotent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from spansift.evidence import hit_evidence, span_json
+from spansift.model import Hit, Span
+
+_EPOCH = datetime(1970, 1, 1)  # naive UTC, like every TIMESTAMP column here
+
+COLUMNS = (
+    ("exception_id", "VARCHAR"),
+    ("occurred_at", "TIMESTAMP"),
+    ("detected_at", "TIMESTAMP"),
+    ("workflow", "VARCHAR"),
+    ("step", "VARCHAR"),
+    ("trace_id", "VARCHAR"),
+    ("span_id", "VARCHAR"),
+    ("exception_type", "VARCHAR"),
+    ("severity", "VARCHAR"),
+    ("rule_id", "VARCHAR"),
+    ("agent", "VARCHAR"),
+    ("tool", "VARCHAR"),
+    ("boundary", "VARCHAR"),
+    ("summary", "VARCHAR"),
+    ("owner", "VARCHAR"),
+    ("status", "VARCHAR"),
+    ("resolution", "VARCHAR"),
+    ("follow_up", "VARCHAR"),
+    ("evidence", "JSON"),
+)
+COLUMN_NAMES = tuple(name for name, _ in COLUMNS)
+
+
+def exception_id(rule_id: str, trace_id: str, span_id: str) -> str:
+    """Deterministic row id: the same rule on the same span always gives the same id."""
+    key = f"{rule_id}\x1f{trace_id}\x1f{span_id}".encode()
+    return hashlib.sha256(key).hexdigest()[:32]
+
+
+def utc_from_ns(ns: int) -> datetime:
+    """Naive UTC datetime (microsecond precision) from Unix nanoseconds."""
+    return _EPOCH + timedelta(microseconds=ns // 1000)
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def hit_row(hit: Hit, detected_at: datetime, span_json_text: str | None = None) -> tuple[Any, ...]:
+    """The `exception_rows` row of a hit, in `COLUMN_NAMES` order."""
+    match, span, fields = hit.match, hit.span, hit.fields
+    return (
+        exception_id(match.rule_id, span.trace_id, span.span_id),
+        utc_from_ns(span.end_ns or span.start_ns),
+        detected_at,
+        _text(fields.get("workflow")),
+        _text(fields.get("step")),
+        span.trace_id,
+        span.span_id,
+        match.exception_type,
+        match.severity.value,
+        match.rule_id,
+        _text(fields.get("agent.name")),
+        _text(fields.get("tool.name")),
+        match.boundary,
+        match.summary,
+        match.owner,
+        "open",
+        None,
+        match.follow_up,
+        hit_evidence(hit, span_json_text),
+    )
+
+
+def trace_span_row(span: Span) -> tuple[Any, ...]:
+    """The `trace_spans` row keeping `span` as evidence (once, for every exception it backs)."""
+    return (
+        span.trace_id,
+        span.span_id,
+        span.parent_span_id,
+        span.name,
+        span.status.name.lower(),
+        utc_from_ns(span.start_ns),
+        utc_from_ns(span.end_ns),
+        span_json(span),
+    )
