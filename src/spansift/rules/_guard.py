@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from spansift.model import Fields
-from spansift.rules.compile import ERROR_FIELD
+from spansift.rules._needs import ERROR_FIELD
 
 Guard = Callable[[Fields], bool]
 

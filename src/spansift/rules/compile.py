@@ -8,13 +8,19 @@ set uses those kinds to skip rules that cannot match a span.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from spansift.model import Fields, ValueTest
-from spansift.normalize import DIRECT_KEYS, NAME, field_needs, name_fields
+from spansift.model import Fields
+from spansift.normalize import field_needs
 from spansift.rules._aggregate import AGGREGATE_VALUES
+from spansift.rules._needs import (
+    Needs,
+    narrowest,
+    present_fields,
+    value_tests,
+    without_name,
+)
 from spansift.rules._yaml import Problems, did_you_mean
 from spansift.rules.load import PLACEHOLDER
 from spansift.rules.operators import OPERATORS, Getter, Predicate
@@ -31,9 +37,6 @@ from spansift.rules.spec import (
 )
 from spansift.rules.trace import Aggregate, compile_count, compile_sum, compile_without
 
-# What a span must carry for a condition to hold: atoms of `normalize.field_needs`
-# plus name tests.
-Needs = frozenset[str | ValueTest]
 # Operator precedence for printing: an OR inside an AND gets parentheses.
 _OR, _AND, _ATOM = 0, 1, 2
 _SUMMARY_VALUE_CHARS = 200
@@ -289,12 +292,10 @@ class Compiler:
         if test.other_field is not None:
             reads.add(test.other_field)
             predicate, symbol = op.build(get, _getter(test.other_field), test.ignore_case)
-            both = [_without_name(field_needs(f)) for f in (test.field, test.other_field)]
+            both = [without_name(field_needs(f)) for f in (test.field, test.other_field)]
             text = f"{test.field} {symbol} {test.other_field}"
-            either = _narrowest([_present(test.field), _present(test.other_field)])
-            return Matcher(
-                predicate, text, frozenset(reads), needs=_narrowest(both), present=either
-            )
+            either = narrowest([present_fields(test.field), present_fields(test.other_field)])
+            return Matcher(predicate, text, frozenset(reads), needs=narrowest(both), present=either)
         value: Any = test.value
         if test.list_name is not None:
             named = self.lists.get(test.list_name)
@@ -322,8 +323,8 @@ class Compiler:
             accepted = tuple(value) if test.op in ("equals", "in") else None
             needs = field_needs(test.field, accepted)
             if test.op != "exists":
-                needs = _value_tests(test.field, needs, predicate, text)
-            present = _present(test.field, accepted)
+                needs = value_tests(test.field, needs, predicate, text)
+            present = present_fields(test.field, accepted)
         return Matcher(predicate, text, frozenset(reads), kinds, needs=needs, present=present)
 
 
@@ -342,8 +343,8 @@ def _all(parts: list[Matcher]) -> Matcher:
     guards = [p.kinds for p in parts if p.kinds is not None]
     kinds = frozenset.intersection(*guards) if guards else None
     text = " && ".join(f"({p.text})" if p.precedence < _AND else p.text for p in parts)
-    needs = _narrowest([p.needs for p in parts])
-    present = _narrowest([p.present for p in parts])
+    needs = narrowest([p.needs for p in parts])
+    present = narrowest([p.present for p in parts])
     return Matcher(test, text, _reads(parts), kinds, _AND, needs, present)
 
 
@@ -367,62 +368,6 @@ def _any(parts: list[Matcher]) -> Matcher:
 
 def _reads(parts: list[Matcher]) -> frozenset[str]:
     return frozenset().union(*(p.reads for p in parts))
-
-
-def _value_tests(
-    field: str, needs: frozenset[str] | None, predicate: Predicate, text: str
-) -> Needs | None:
-    """Sharpen atoms into `ValueTest`s: the field's predicate run on the span name
-    (for the NAME atom) or on a raw value that is the field's value unchanged."""
-    if needs is None:
-        return None
-
-    def on_name(name: Any) -> bool:
-        try:
-            return predicate(name_fields(name), {})
-        except Exception:  # undecidable here: let the span through to the full rules
-            return True
-
-    def on_value(value: Any) -> bool:
-        try:
-            return predicate({field: value}, {})
-        except Exception:
-            return True
-
-    out: set[str | ValueTest] = set()
-    direct = DIRECT_KEYS.get(field, ())
-    for atom in needs:
-        if atom == NAME:
-            out.add(ValueTest(None, on_name, text))
-        elif atom.startswith("key:") and atom[4:] in direct:
-            out.add(ValueTest(atom[4:], on_value, text))
-        else:
-            out.add(atom)
-    return frozenset(out)
-
-
-ERROR_FIELD = "status=error"
-
-
-def _present(field: str, accepted: tuple[object, ...] | None = None) -> frozenset[str] | None:
-    """The fields a presence-requiring test on `field` needs (None: any span has it)."""
-    if field == "status":
-        if accepted and all(str(v).lower() == "error" for v in accepted):
-            return frozenset({ERROR_FIELD})
-        return None
-    if field.startswith("contract.") or field in ("span.name", "span.kind", "step", "workflow"):
-        return None
-    return frozenset({field})
-
-
-def _without_name(needs: frozenset[str] | None) -> frozenset[str] | None:
-    return None if needs is None or NAME in needs else needs
-
-
-def _narrowest(options: Sequence[Any]) -> Any:
-    """For a conjunction any part's needs will do; the fewest atoms filter best."""
-    known = [n for n in options if n is not None]
-    return min(known, key=len) if known else None
 
 
 def _template(summary: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
