@@ -163,6 +163,7 @@ class Match:
     summary: str
     owner: str | None = None
     follow_up: str | None = None
+    contain: str | None = None  # agent or workflow to suspend when this is written
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,7 @@ ITEM_KINDS = ("rule", "list", "macro", "override")
 RULE_KEYS = (
     "rule", "exception", "severity", "boundary", "description", "summary", "when", "owner",
     "follow_up", "tags", "enabled", "scope", "exceptions", "tests", "count", "sum", "without",
+    "contain",
     "fingerprint",
 )  # fmt: skip
 # Row fields a rule's `fingerprint:` may group by (the rule id is always part of it).
@@ -59,6 +60,7 @@ FINGERPRINT_FIELDS = ("workflow", "tool", "agent", "step", "boundary", "severity
 _REQUIRED = ("exception", "severity", "boundary", "summary", "when")
 LIST_KEYS = ("list", "values")
 MACRO_KEYS = ("macro", "when")
+CONTAIN = ("agent", "workflow")
 OVERRIDE_KEYS = ("override", "severity", "owner", "follow_up", "enabled", "exceptions")
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -275,6 +277,7 @@ class _FileLoader:
             "tags": r.strings(f["tags"], "'tags'") if "tags" in f else (),
             "fingerprint": self._fingerprint(f["fingerprint"]) if "fingerprint" in f else (),
             "enabled": r.boolean(f["enabled"], "'enabled'") if "enabled" in f else True,
+            "contain": self._contain(f["contain"]) if "contain" in f else None,
         }
         if None in (rule_id, exception, severity, boundary, summary, when, values["enabled"]):
             return
@@ -327,6 +330,13 @@ class _FileLoader:
             rule_id, r.origin(node), severity=severity, owner=owner, follow_up=follow_up,
             enabled=enabled, exceptions=exceptions,
         ))  # fmt: skip
+
+    def _contain(self, node: Node) -> str | None:
+        value = self.r.string(node, "'contain'")
+        if value not in CONTAIN:
+            self.r.add(node, "RULE_BAD_VALUE", f"contain '{value}' is neither agent nor workflow",
+                       "write 'contain: agent' or 'contain: workflow'")  # fmt: skip
+        return value
 
     def _enum(self, node: Node | None, enum: type[E], code: str, what: str) -> E | None:
         if node is None:

@@ -185,6 +185,7 @@ class RuleSet:
             summary=rule.summary(fields, cfields),
             owner=owner,
             follow_up=spec.follow_up.value if spec.follow_up else None,
+            contain=spec.contain,
         )
 
 

@@ -159,6 +159,7 @@ class RuleSpec:
     count: CountSpec | None = None
     sum: SumSpec | None = None
     without: WithoutSpec | None = None
+    contain: str | None = None  # agent or workflow: suspend it when the rule fires
     fingerprint: tuple[str, ...] = ()  # fields grouping its rows into patterns; () = default
 
 

@@ -102,16 +102,39 @@ class ExceptionLog:
         Rows already in the log are skipped (their evidence may still grow). Every new
         row is appended to the hash chain in the same transaction. A hit covered by a
         live approval grant (see `coverage`) is recorded in `grant_uses` instead.
-        Returns how many exception rows were new.
+        A new row whose rule says `contain: agent|workflow` suspends that agent or
+        workflow (a chained `suspensions` row). Returns how many exception rows were new.
         """
         with self.lock:
             if time.monotonic() - self._refreshed > _REFRESH_S:
                 self.refresh()
             if not hits:
                 return 0
-            return self._write(hits)
+            new_rows = self._write(hits)
+            self._contain(hits, new_rows)
+            return len(new_rows)
 
-    def _write(self, hits: Sequence[Hit]) -> int:
+    def _contain(self, hits: Sequence[Hit], new_rows: set[tuple[Any, ...]]) -> None:
+        """Suspend what the rules of newly written rows ask to contain."""
+        rows: dict[str, tuple[Any, ...]] = {}
+        for hit in hits:
+            kind = hit.match.contain
+            if kind is None:
+                continue
+            row_id = exception_id(hit.match.rule_id, hit.span.trace_id, hit.span.span_id)
+            target = hit.fields.get("agent.name" if kind == "agent" else "workflow")
+            if (row_id,) not in new_rows or not isinstance(target, str):
+                continue
+            if (kind, target) in self.suspended:
+                continue
+            key = hashlib.sha256(f"{kind}\x1f{target}\x1f{row_id}".encode()).hexdigest()[:32]
+            reason = f"exception {row_id[:12]} ({hit.match.exception_type}): {hit.match.summary}"
+            actor = f"rule:{hit.match.rule_id}"
+            rows[key] = (key, kind, target, "suspend", actor, reason[:500], utc_now())
+        if rows:
+            self.append(chain.SUSPENSION, "suspensions", list(rows.values()))
+
+    def _write(self, hits: Sequence[Hit]) -> set[tuple[Any, ...]]:
         if not self._staged:
             self._create_staging()
         detected_at = utc_now()
@@ -178,7 +201,7 @@ class ExceptionLog:
             raise
         if entries:
             self._head = (entries[-1].seq, entries[-1].row_hash)
-        return len(new_rows)
+        return new_rows
 
     def _covered(self, rows: Sequence[tuple[Any, ...]]) -> dict[str, str]:
         """{exception_id: grant_id} for rows a grant covers; counts the uses in memory."""
