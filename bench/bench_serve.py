@@ -242,13 +242,16 @@ def memory(pid: int) -> dict[str, int]:
     return fields
 
 
-def start_server(workdir: Path) -> tuple[subprocess.Popen[bytes], int, Path]:
+def start_server(
+    workdir: Path, rules: list[str] | None = None
+) -> tuple[subprocess.Popen[bytes], int, Path]:
     out = workdir / "serve.out"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPANSIFT_")}
     with out.open("wb") as f:
         proc = subprocess.Popen(
             [sys.executable, "-m", "spansift", "serve", "--db", str(workdir / "bench.duckdb"),
-             "--grpc-port", "0", "--http-port", "0"],
+             "--grpc-port", "0", "--http-port", "0",
+             *(arg for path in rules or () for arg in ("--rules", path))],
             stdout=f, stderr=subprocess.STDOUT, cwd=workdir, env=env,
         )  # fmt: skip
     deadline = time.monotonic() + 30
@@ -272,6 +275,9 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=4)
     parser.add_argument("--bodies", type=int, default=32)
     parser.add_argument("--probes", type=int, default=7)
+    parser.add_argument(
+        "--rules", action="append", help="rule folder or file for serve (default: built-in pack)"
+    )
     args = parser.parse_args()
 
     rng = random.Random(7)
@@ -279,7 +285,7 @@ def main() -> None:
     size = sum(map(len, bodies)) / len(bodies)
     print(f"requests: {SPANS_PER_REQUEST} spans, {size / 1024:.0f} KiB, {args.bodies} distinct")
     with tempfile.TemporaryDirectory(prefix="spansift-bench-") as tmp:
-        proc, port, _ = start_server(Path(tmp))
+        proc, port, _ = start_server(Path(tmp), args.rules)
         try:
             ceiling = parse_only(bodies, 3.0)
             idle = [freshness(port, f"idle-{i}") for i in range(args.probes)]
