@@ -37,13 +37,17 @@ def test_every_fixture_is_labelled() -> None:
     assert files == set(RESULTS["fixtures"])
 
 
-@pytest.mark.parametrize("framework", ["pydantic_ai", "openai_agents", "langgraph"])
+@pytest.mark.parametrize("framework", ["pydantic_ai", "openai_agents", "langgraph", "openai_v2"])
 def test_live_run_matches_recorded_fixtures(framework: str, tmp_path: Path) -> None:
     """Running the framework now gives the same exception types as its committed traces."""
-    needed = {"pydantic_ai": "pydantic_ai", "openai_agents": "agents", "langgraph": "langgraph"}
-    pytest.importorskip(needed[framework])
-    if framework != "pydantic_ai":
-        pytest.importorskip("openinference.instrumentation")
+    needed = {
+        "pydantic_ai": ("pydantic_ai",),
+        "openai_agents": ("agents", "openinference.instrumentation"),
+        "langgraph": ("langgraph", "openinference.instrumentation"),
+        "openai_v2": ("openai", "opentelemetry.instrumentation.openai_v2"),
+    }
+    for module in needed[framework]:
+        pytest.importorskip(module)
     # A subprocess keeps the frameworks' event loops and warnings out of this test run.
     maker = FRAMEWORKS / "make_fixtures.py"
     command = [sys.executable, str(maker), "--out", str(tmp_path), framework]
