@@ -2,7 +2,8 @@
 
 Runs every fixture of tests/fixtures/frameworks through the pipeline (default pack plus
 that folder's spansift.yaml) and compares the exception types found with labels.yaml.
-Span-scoped rules always; trace- and run-scoped ones for frameworks marked `run_rules`.
+Every rule of the pack runs: span rules per span, trace and run rules as each fixture's
+traces close.
 
     .venv/bin/python bench/quality.py                              # print the figures
     .venv/bin/python bench/quality.py --write-coverage docs/coverage.md
@@ -46,10 +47,7 @@ def results(folder: Path = FIXTURES) -> dict[str, Any]:
     for stem, expected in labels["fixtures"].items():
         pipeline = Pipeline(ruleset)
         hits = pipeline.spans(parse_json((folder / f"{stem}.json").read_bytes()))
-        # Trace- and run-scoped rules (cost_cap, proposed_call_not_executed) fire only when
-        # finish() closes the runs; a framework opts in with `run_rules: true` in labels.yaml.
-        if labels["frameworks"][stem.split("__")[0]].get("run_rules"):
-            hits += pipeline.finish()
+        hits += pipeline.finish()  # trace- and run-scoped rules fire as the traces close
         out[stem] = {
             "expected": set(expected),
             "found": {h.match.exception_type for h in hits},

@@ -109,3 +109,33 @@ def test_langgraph_thread_id_in_metadata_is_the_session() -> None:
         )
     )
     assert (fields["session.id"], fields["step"]) == ("t-9", "tools")
+
+
+def _oi_tool(status: StatusCode, **attributes: object) -> dict[str, object]:
+    return fields_of(
+        Span(
+            trace_id="1" * 32,
+            span_id="3" * 16,
+            parent_span_id=None,
+            name="refund_order",
+            kind=SpanKind.INTERNAL,
+            start_ns=0,
+            end_ns=1,
+            status=status,
+            attributes={
+                "openinference.span.kind": "TOOL",
+                "tool.name": "refund_order",
+                **attributes,
+            },  # type: ignore[dict-item]
+        )
+    )
+
+
+def test_tool_span_with_input_and_no_output_waits_at_a_gate() -> None:
+    """An OpenInference tool span that got input but produced no output did not run: pending."""
+    pending = _oi_tool(StatusCode.OK, **{"input.value": "{}"})
+    assert (pending["gate.decision"], pending["gate.name"]) == ("pending", "refund_order")
+    ran = _oi_tool(StatusCode.OK, **{"input.value": "{}", "output.value": "done"})
+    failed = _oi_tool(StatusCode.ERROR, **{"input.value": "{}"})
+    assert "gate.decision" not in ran
+    assert "gate.decision" not in failed

@@ -141,6 +141,11 @@ class SpansiftTracingProcessor:
             attributes[a.GEN_AI_AGENT_NAME] = agent
         name = _describe(kind, data, attributes)
         error = exported.get("error")
+        if kind == "function" and not error and data.get("output") is None:
+            # The SDK ends an interrupted call (waiting for approval) with no output and no
+            # error: a pending gate, not a tool that ran.
+            attributes[a.SPANSIFT_GATE_NAME] = str(data.get("name") or "")
+            attributes[a.SPANSIFT_GATE_DECISION] = "pending"
         status, message = StatusCode.OK, ""
         if error:
             status = StatusCode.ERROR

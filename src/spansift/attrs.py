@@ -57,6 +57,8 @@ OI_METADATA = "metadata"  # JSON; LangChain puts langgraph_node and thread_id he
 OI_TOOLS_PREFIX = "llm.tools."
 OI_TOOL_JSON_SCHEMA_SUFFIX = ".tool.json_schema"
 OI_OUTPUT_MESSAGES_PREFIX = "llm.output_messages."
+OI_INPUT_VALUE = "input.value"
+OI_OUTPUT_VALUE = "output.value"
 OI_INPUT_MESSAGES_PREFIX = "llm.input_messages."
 OI_ANNOTATIONS_PREFIX = "annotations."
 

@@ -92,6 +92,7 @@ def canonical_fields(
     openinference.read(out, get, attributes)
     frameworks.read_traceloop(out, get, name, kind)
     frameworks.read_pydantic_ai(out, get)
+    frameworks.read_unfinished_tool(out, get)
     if kind == "handoff":
         set_first(out, "handoff.to", frameworks.name_handoff(name))
     _unknown_proposals(out)

@@ -87,6 +87,22 @@ def read_pydantic_ai(out: Out, get: Any) -> None:
         set_first(out, "gate.decision", "pending")
 
 
+def read_unfinished_tool(out: Out, get: Any) -> None:
+    """An OpenInference tool span with input but no output, not failed, never ran to the end.
+
+    The OpenAI Agents SDK ends the function span of a call that waits for approval that
+    way (and a rejected call on resume leaves no span at all), so the call is a pending
+    gate, not an execution that could bypass one.
+    """
+    if out.get("span.kind") != "tool" or out.get("status") == "error":
+        return
+    if get(a.OI_SPAN_KIND) is None or get(a.OI_INPUT_VALUE) is None:
+        return
+    if get(a.OI_OUTPUT_VALUE) is None:
+        set_first(out, "gate.name", out.get("tool.name"))
+        set_first(out, "gate.decision", "pending")
+
+
 def read_exception_event(out: Out, event: Event) -> bool:
     """LangGraph interrupts (human-in-the-loop pauses) and limit errors; True when consumed."""
     ev = event.attributes

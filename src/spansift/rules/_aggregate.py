@@ -20,7 +20,7 @@ from typing import Any
 
 from spansift.rules._conditions import parse_condition
 from spansift.rules._fields import field_hint
-from spansift.rules._yaml import MappingNode, Node, Reader, kind_name
+from spansift.rules._yaml import MappingNode, Node, Reader, SequenceNode, kind_name
 from spansift.rules.spec import CountSpec, Limit, SumSpec, WithoutSpec
 
 
@@ -165,14 +165,15 @@ def parse_without(r: Reader, node: Node) -> WithoutSpec | None:
         return None
     when = parse_condition(r, f["when"])
     match_node = _mapping(r, f["match"], "without.match", example)
-    pairs: list[tuple[str, str]] = []
+    pairs: list[tuple[str, tuple[str, ...]]] = []
     if match_node is not None:
         for key, key_node, value in r.pairs(match_node):
             mine = _field_name(r, key_node, "'without.match'")
-            theirs = _field_name(r, value, "'without.match'")
-            if mine is None or theirs is None:
+            nodes = value.value if isinstance(value, SequenceNode) else [value]
+            theirs = [_field_name(r, node, "'without.match'") for node in nodes]
+            if mine is None or not theirs or None in theirs:
                 return None
-            pairs.append((key, theirs))
+            pairs.append((key, tuple(t for t in theirs if t is not None)))
     before = r.boolean(f["before"], "'without.before'") if "before" in f else False
     if when is None or not pairs or before is None:
         return None

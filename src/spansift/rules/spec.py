@@ -129,11 +129,11 @@ class SumSpec:
 @dataclass(frozen=True, slots=True)
 class WithoutSpec:
     """`without:` — a span passing `when` with no other span passing this `when` that
-    has the same value (`match: {its field: other field}`), optionally ended `before` it.
-    When its field holds several values, each one needs its own match."""
+    has the same value (`match: {its field: other field or [fields]}`), optionally
+    ended `before` it. When its field holds several values, each needs its own match."""
 
     when: Condition
-    match: tuple[tuple[str, str], ...]
+    match: tuple[tuple[str, tuple[str, ...]], ...]  # my field -> their fields (any may match)
     before: bool = False
 
 

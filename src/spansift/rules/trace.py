@@ -132,7 +132,7 @@ def compile_without(spec: WithoutSpec, other: Passes, other_text: str) -> Aggreg
                 found.append((record, {"missing": ", ".join(missing)}))
         return found
 
-    pairs = ", ".join(f"{a} = {b}" for a, b in spec.match)
+    pairs = ", ".join(f"{a} = {'|'.join(b)}" for a, b in spec.match)
     before = " before it" if spec.before else ""
     return Aggregate(run, f"without ({other_text}) with {pairs}{before}")
 
@@ -142,12 +142,14 @@ def _values(value: AttrValue | None) -> list[str]:
     return [k for k in (key_of(v) for v in items) if k is not None]
 
 
-def _matches(record: SpanRecord, other: SpanRecord, field: str, value: str, before: bool) -> bool:
+def _matches(
+    record: SpanRecord, other: SpanRecord, fields: tuple[str, ...], value: str, before: bool
+) -> bool:
     if other.span.span_id == record.span.span_id and other.span.trace_id == record.span.trace_id:
         return False
     if before and other.span.end_ns > record.span.start_ns:
         return False
-    return value in _values(other.fields.get(field))
+    return any(value in _values(other.fields.get(field)) for field in fields)
 
 
 def _shown(value: float) -> int | float:
