@@ -102,7 +102,9 @@ def test_explain(runner: CliRunner) -> None:
     """explain prints the compiled condition; an unknown id exits 1 with a suggestion."""
     result = runner.invoke(rules, ["explain", "wrong_tool", "--rules", str(REPO_RULES)])
     assert result.exit_code == 0
-    assert result.output == "span.kind == tool && tool.name not in contract.tools.allowed\n"
+    assert result.output == (
+        "span.kind == tool && tool.name not in contract.tools.allowed && !(exists(tool.unknown))\n"
+    )
     result = runner.invoke(rules, ["explain", "wrong_tol", "--rules", str(REPO_RULES)])
     assert result.exit_code == 1
     assert result.stderr == (
