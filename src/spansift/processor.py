@@ -29,6 +29,7 @@ from spansift.sources.sdk import span_from_readable
 from spansift.store.log import DEFAULT_DB, ExceptionLog
 
 _logger = logging.getLogger(__name__)
+_WRITE_HITS = 5000  # hits held by the worker before it writes them mid-drain
 
 
 class ExceptionLogProcessor(SpanProcessor):
@@ -63,6 +64,8 @@ class ExceptionLogProcessor(SpanProcessor):
         self._queue: deque[ReadableSpan | Span] = deque()
         self._max_queue = max_queue_size
         self._batch = batch_size
+        # Wake the worker early only when the queue is a quarter full; else each interval.
+        self._wake_at = max(batch_size, max_queue_size // 4)
         self._interval_s = flush_interval_ms / 1000
         self._wake = threading.Event()
         self._waiters: list[threading.Event] = []
@@ -85,7 +88,7 @@ class ExceptionLogProcessor(SpanProcessor):
                 self._drop()
                 return
             queue.append(span)
-            if len(queue) >= self._batch:
+            if len(queue) >= self._wake_at:
                 self._wake.set()
         except Exception:  # the application must never see our failures
             self.worker_errors += 1
@@ -158,7 +161,11 @@ class ExceptionLogProcessor(SpanProcessor):
             _logger.exception("spansift: failed to evaluate or write closed traces")
 
     def _drain(self) -> None:
+        # Hits of every batch queued now go to DuckDB in one transaction: a write costs
+        # milliseconds however few rows it has, so fewer, larger writes keep the worker
+        # (and its share of the GIL) small.
         queue = self._queue
+        pending: list[Hit] = []
         while queue:
             batch: list[ReadableSpan | Span] = []
             try:
@@ -167,13 +174,19 @@ class ExceptionLogProcessor(SpanProcessor):
             except IndexError:
                 pass
             try:
-                hits = self.pipeline.spans(
-                    s if isinstance(s, Span) else span_from_readable(s) for s in batch
+                pending.extend(
+                    self.pipeline.spans(
+                        s if isinstance(s, Span) else span_from_readable(s) for s in batch
+                    )
                 )
-                self._log.write(hits)
             except Exception:
                 self.worker_errors += 1
                 _logger.exception("spansift: failed to process %d spans", len(batch))
+            if len(pending) >= _WRITE_HITS:
+                self._write(pending.copy)
+                pending.clear()
+        if pending:
+            self._write(pending.copy)
         self._record_gap()
 
     def _record_gap(self) -> None:
