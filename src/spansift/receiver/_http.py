@@ -234,19 +234,30 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- spansift endpoints ------------------------------------------------------
 
-    def _query(self) -> None:
+    def _json_body(self, shape: str) -> dict[str, Any] | None:
+        """The request's JSON object, or None after answering 400 (`shape` shows what to send)."""
         length = self._length()
         if length is None or length > 1 << 20:
             self.close_connection = True
             self._json(HTTPStatus.BAD_REQUEST, {"error": "send a JSON body under 1 MiB"})
-            return
+            return None
         try:
             doc = json.loads(self.rfile.read(length))
-            sql, params = doc["sql"], doc.get("params") or []
-            if not isinstance(sql, str) or not isinstance(params, list):
-                raise TypeError
-        except (ValueError, KeyError, TypeError):
-            self._json(HTTPStatus.BAD_REQUEST, {"error": 'send {"sql": "...", "params": [...]}'})
+        except ValueError:
+            doc = None
+        if not isinstance(doc, dict):
+            self._json(HTTPStatus.BAD_REQUEST, {"error": f"send {shape}"})
+            return None
+        return doc
+
+    def _query(self) -> None:
+        shape = '{"sql": "...", "params": [...]}'
+        doc = self._json_body(shape)
+        if doc is None:
+            return
+        sql, params = doc.get("sql"), doc.get("params") or []
+        if not isinstance(sql, str) or not isinstance(params, list):
+            self._json(HTTPStatus.BAD_REQUEST, {"error": f"send {shape}"})
             return
         try:
             result = self.server.queries.run(sql, params)
@@ -258,17 +269,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(HTTPStatus.OK, result)
 
     def _act(self) -> None:
-        length = self._length()
-        if length is None or length > 1 << 20:
-            self.close_connection = True
-            self._json(HTTPStatus.BAD_REQUEST, {"error": "send a JSON body under 1 MiB"})
-            return
-        try:
-            doc = json.loads(self.rfile.read(length))
-            if not isinstance(doc, dict):
-                raise TypeError
-        except (ValueError, TypeError):
-            self._json(HTTPStatus.BAD_REQUEST, {"error": 'send {"op": "...", ...}'})
+        doc = self._json_body('{"op": "...", ...}')
+        if doc is None:
             return
         act = self.server.act
         if act is None:
