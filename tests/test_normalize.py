@@ -7,15 +7,20 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from spansift import approval_gate, record_human_decision
-from spansift.model import Event, Span, SpanKind, StatusCode
+from spansift.model import Event, StatusCode
 from spansift.normalize import canonical_fields, fields_of
 from spansift.sources.sdk import span_from_readable
 
 
-def _fields(name: str = "span", events: tuple[Event, ...] = (), **attributes: object) -> dict:
+def _fields(
+    name: str = "span",
+    events: tuple[Event, ...] = (),
+    status: StatusCode = StatusCode.UNSET,
+    **attributes: object,
+) -> dict:
     return canonical_fields(
         name=name,
-        status=StatusCode.UNSET,
+        status=status,
         status_message="",
         attributes=attributes,  # type: ignore[arg-type]
         resource={},
@@ -95,40 +100,13 @@ def test_helpers_emit_the_convention() -> None:
 
 def test_langgraph_thread_id_in_metadata_is_the_session() -> None:
     """OpenInference's metadata JSON names the LangGraph thread; it joins traces into a run."""
-    fields = fields_of(
-        Span(
-            trace_id="1" * 32,
-            span_id="2" * 16,
-            parent_span_id=None,
-            name="agent",
-            kind=SpanKind.INTERNAL,
-            start_ns=0,
-            end_ns=1,
-            status=StatusCode.UNSET,
-            attributes={"metadata": '{"thread_id": "t-9", "langgraph_node": "tools"}'},
-        )
-    )
+    fields = _fields("agent", metadata='{"thread_id": "t-9", "langgraph_node": "tools"}')
     assert (fields["session.id"], fields["step"]) == ("t-9", "tools")
 
 
-def _oi_tool(status: StatusCode, **attributes: object) -> dict[str, object]:
-    return fields_of(
-        Span(
-            trace_id="1" * 32,
-            span_id="3" * 16,
-            parent_span_id=None,
-            name="refund_order",
-            kind=SpanKind.INTERNAL,
-            start_ns=0,
-            end_ns=1,
-            status=status,
-            attributes={
-                "openinference.span.kind": "TOOL",
-                "tool.name": "refund_order",
-                **attributes,
-            },  # type: ignore[dict-item]
-        )
-    )
+def _oi_tool(status: StatusCode, **attributes: object) -> dict:
+    tool = {"openinference.span.kind": "TOOL", "tool.name": "refund_order"}
+    return _fields("refund_order", status=status, **tool, **attributes)
 
 
 def test_tool_span_with_input_and_no_output_waits_at_a_gate() -> None:
