@@ -108,6 +108,7 @@ NORMALIZE_PREFIXES = (
 )
 
 # Canonical fields: the names rules use whatever framework produced the span.
+# docs/architecture.md says what each means.
 CANONICAL_FIELDS = (
     "span.name",
     "span.kind",
@@ -122,32 +123,71 @@ CANONICAL_FIELDS = (
     "step",
     "tool.name",
     "tool.call_id",
+    "tool.type",
+    "tool.outcome",
+    "tool.error",
     "tool.offered",
     "tool.proposed",
     "tool.proposed_ids",
+    "tool.proposed_args",
     "tool.unknown",
+    "tool.result_ids",
+    "tool.result_names",
+    "tool.result_outcomes",
     "usage.input_tokens",
     "usage.output_tokens",
     "usage.total_tokens",
+    "usage.aggregate",
     "guardrail.name",
+    "guardrail.target",
+    "guardrail.result",
     "guardrail.triggered",
+    "policy.name",
+    "policy.decision",
     "gate.name",
+    "gate.tool",
+    "gate.call_id",
     "gate.decision",
     "gate.approver",
     "gate.justification",
+    "gate.reason",
     "gate.scope",
     "gate.expires_at",
     "human.decision",
     "human.actor",
     "human.reason",
+    "handoff.from",
     "handoff.to",
+    "handoff.human",
     "evaluation.name",
     "evaluation.label",
     "evaluation.score",
     "evaluation.explanation",
     "limit.exceeded",
+    "limit.value",
     "run.id",
     "user.id",
     "session.id",
     "service.name",
 )
+
+# Canonical fields whose values form a closed set: a rule comparing one with anything else
+# can never match, and `rules check` says so.
+CLOSED_VALUES: dict[str, frozenset[str]] = {
+    "span.kind": frozenset(
+        {"agent", "llm", "tool", "guardrail", "gate", "handoff", "human", "other"}
+    ),
+    "status": frozenset({"ok", "error", "unset"}),
+    "tool.type": frozenset({"function", "mcp", "handoff", "agent", "builtin"}),
+    "tool.outcome": frozenset({"ok", "error", "handled_error", "not_found", "denied", "pending"}),
+    "tool.result_outcomes": frozenset({"ok", "error", "denied"}),
+    "guardrail.result": frozenset({"passed", "blocked", "modified", "warned"}),
+    "policy.decision": frozenset({"allow", "deny"}),
+    "gate.decision": frozenset(
+        {"requested", "approved", "denied", "edited", "escalated", "expired", "pending"}
+    ),
+    "human.decision": frozenset({"accepted", "rejected", "edited"}),
+    "limit.exceeded": frozenset(
+        {"turns", "requests", "steps", "iterations", "tool_calls", "tokens", "cost", "time"}
+    ),
+}
