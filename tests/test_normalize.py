@@ -110,9 +110,10 @@ def _oi_tool(status: StatusCode, **attributes: object) -> dict:
 
 
 def test_tool_span_with_input_and_no_output_waits_at_a_gate() -> None:
-    """An OpenInference tool span that got input but produced no output did not run: pending."""
+    """An OpenInference tool span that got input but produced no output did not run: it waits."""
     pending = _oi_tool(StatusCode.OK, **{"input.value": "{}"})
-    assert (pending["gate.decision"], pending["gate.name"]) == ("pending", "refund_order")
+    assert (pending["gate.decision"], pending["gate.name"]) == ("requested", "refund_order")
+    assert pending["tool.outcome"] == "pending"
     ran = _oi_tool(StatusCode.OK, **{"input.value": "{}", "output.value": "done"})
     failed = _oi_tool(StatusCode.ERROR, **{"input.value": "{}"})
     assert "gate.decision" not in ran

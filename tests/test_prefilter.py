@@ -9,11 +9,12 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-from spansift.model import AttrValue, Span
+from spansift.model import AttrValue, Span, SpanRecord
 from spansift.normalize import FIELD_NEEDS, canonical_fields, fields_of
 from spansift.pipeline import Pipeline
 from spansift.rules import RuleSet, load_ruleset
 from spansift.rules.cases import case_spans
+from spansift.runs import resolve
 from spansift.sources.files import iter_file
 from spansift.sources.otlp_proto import admits, spans_from_request
 
@@ -133,6 +134,10 @@ def test_field_absent_without_its_atoms(field: str) -> None:
 )
 def test_field_guards_never_skip_a_hit_case(rule: Any, case: Any) -> None:
     """Through `RuleSet.match` (guards included) every span-rule hit case still hits."""
-    ruleset = RuleSet(PACK.all_rules, case.contracts or PACK.contracts)
-    found = {m.rule_id for span in case_spans(case) for m in ruleset.match(fields_of(span))}
+    contracts = case.contracts or PACK.contracts
+    ruleset = RuleSet(PACK.all_rules, contracts)
+    records = [SpanRecord(span, fields_of(span)) for span in case_spans(case)]
+    found = {
+        m.rule_id for r in resolve(records, contracts, final=True) for m in ruleset.match(r.fields)
+    }
     assert rule.id in found

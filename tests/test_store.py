@@ -10,8 +10,10 @@ import duckdb
 import pytest
 
 from spansift.errors import SpansiftError
-from spansift.model import Event, Hit, Match, Severity, Span, SpanKind, StatusCode
+from spansift.model import Event, Hit, Match, Severity, Span, SpanKind, SpanRecord, StatusCode
 from spansift.normalize import fields_of
+from spansift.rules import Contracts
+from spansift.runs import resolve
 from spansift.store.log import ExceptionLog
 from spansift.store.migrations import latest_version
 from spansift.store.rows import COLUMN_NAMES, exception_id
@@ -41,7 +43,8 @@ def _hit(span_id: str = "b7ad6b7169203331", rule: str = "tool-error") -> Hit:
         resource={"service.name": "support"},
     )
     match = Match(rule, "tool_error", Severity.MEDIUM, "tool execution", "refund_order failed")
-    return Hit(match, span, fields_of(span))
+    (record,) = resolve([SpanRecord(span, fields_of(span))], Contracts(()), final=True)
+    return Hit(match, span, record.fields)
 
 
 def test_new_database_has_latest_schema_and_views(db: Path) -> None:

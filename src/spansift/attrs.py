@@ -13,6 +13,8 @@ GEN_AI_AGENT_ID = "gen_ai.agent.id"
 GEN_AI_WORKFLOW = "gen_ai.workflow.name"
 GEN_AI_TOOL_NAME = "gen_ai.tool.name"
 GEN_AI_TOOL_CALL_ID = "gen_ai.tool.call.id"
+GEN_AI_TOOL_CALL_ARGUMENTS = "gen_ai.tool.call.arguments"
+GEN_AI_TOOL_CALL_RESULT = "gen_ai.tool.call.result"
 GEN_AI_TOOL_DEFINITIONS = "gen_ai.tool.definitions"
 GEN_AI_CONVERSATION = "gen_ai.conversation.id"
 GEN_AI_INPUT_TOKENS = "gen_ai.usage.input_tokens"
@@ -66,6 +68,13 @@ OI_ANNOTATIONS_PREFIX = "annotations."
 PYDANTIC_AI_DEFERRAL = "pydantic_ai.tool.deferral.name"  # ApprovalRequired | CallDeferred
 PYDANTIC_AI_FAILURE_STAGE = "pydantic_ai.tool.failure_stage"
 
+# Microsoft Agent Governance Toolkit.
+AGT_POLICY_ACTION = "agt.policy.action"
+AGT_POLICY_RULE = "agt.policy.rule"
+AGT_APPROVAL_OUTCOME = "agt.approval.outcome"
+AGT_APPROVAL_APPROVER = "agt.approval.approver"
+GEN_AI_GUARDRAIL_POLICY = "gen_ai.guardrail.policy.id"
+
 # Traceloop / OpenLLMetry.
 TRACELOOP_SPAN_KIND = "traceloop.span.kind"  # workflow | task | agent | tool
 TRACELOOP_ENTITY_NAME = "traceloop.entity.name"
@@ -76,10 +85,15 @@ LLM_TOTAL_TOKENS_OLD = "llm.usage.total_tokens"
 SPANSIFT_WORKFLOW = "spansift.workflow"
 SPANSIFT_STEP = "spansift.step"
 SPANSIFT_GATE_NAME = "spansift.gate.name"
-SPANSIFT_GATE_DECISION = "spansift.gate.decision"  # requested|approved|denied|escalated|pending
+SPANSIFT_GATE_DECISION = (
+    "spansift.gate.decision"  # requested|approved|denied|edited|escalated|expired
+)
 SPANSIFT_GATE_APPROVER = "spansift.gate.approver"
 SPANSIFT_GATE_JUSTIFICATION = "spansift.gate.justification"
 SPANSIFT_GATE_SCOPE = "spansift.gate.scope"
+SPANSIFT_GATE_TOOL = "spansift.gate.tool"
+SPANSIFT_GATE_CALL_ID = "spansift.gate.call_id"
+SPANSIFT_GATE_REASON = "spansift.gate.reason"
 SPANSIFT_GATE_EXPIRES_AT = "spansift.gate.expires_at"  # ISO 8601
 SPANSIFT_GATE_EVENT = "spansift.gate.decision"  # event name: a decision recorded on a span
 SPANSIFT_HUMAN_DECISION = "spansift.human.decision"  # accepted | rejected | edited
@@ -130,6 +144,8 @@ CANONICAL_FIELDS = (
     "tool.proposed",
     "tool.proposed_ids",
     "tool.proposed_args",
+    "tool.args_digest",
+    "tool.approval",
     "tool.unknown",
     "tool.result_ids",
     "tool.result_names",
@@ -181,6 +197,7 @@ CLOSED_VALUES: dict[str, frozenset[str]] = {
     "tool.type": frozenset({"function", "mcp", "handoff", "agent", "builtin"}),
     "tool.outcome": frozenset({"ok", "error", "handled_error", "not_found", "denied", "pending"}),
     "tool.result_outcomes": frozenset({"ok", "error", "denied"}),
+    "tool.approval": frozenset({"approved", "none"}),
     "guardrail.result": frozenset({"passed", "blocked", "modified", "warned"}),
     "policy.decision": frozenset({"allow", "deny"}),
     "gate.decision": frozenset(

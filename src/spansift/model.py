@@ -66,6 +66,7 @@ class ExceptionType(str, Enum):
     POLICY_VIOLATION = "policy_violation"
     HANDOFF_TO_HUMAN = "handoff_to_human"
     ROLLBACK = "rollback"
+    APPROVAL_PENDING = "approval_pending"
     RUNAWAY_LOOP = "runaway_loop"
     COST_CAP = "cost_cap"
 
@@ -168,10 +169,17 @@ class Match:
 
 @dataclass(frozen=True, slots=True)
 class SpanRecord:
-    """A span with its canonical fields, as trace and run rules see it."""
+    """A span with its canonical fields, as rules see it.
+
+    The run model also makes records for what has no span of its own (a tool call seen
+    only in the model's messages, a decision read from a resumed run's input): they are
+    anchored on the span that shows them and told apart by `item` (empty for the span's
+    own record).
+    """
 
     span: Span
     fields: Fields
+    item: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,3 +196,18 @@ class Hit:
     context: tuple[Span, ...] = ()
     # Set when the evidence is known to be incomplete (an evicted trace, dropped spans).
     incomplete: str | None = None
+    # The record's item within its span (see `SpanRecord.item`); part of the row's id.
+    item: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """One line of a contracts file's `signals:`: an app's attribute read as a canonical field.
+
+    `values` maps the app's words (lower case) to canonical values; without it the
+    usual synonyms apply (`rejected` is a denied gate, `flagged` a warned guardrail).
+    """
+
+    field: str
+    key: str
+    values: Mapping[str, str] | None = None

@@ -1,18 +1,13 @@
 """The shared middle of every source: spans in, hits out.
 
-Sources hand the pipeline either finished `Span` values (the SDK processor,
-OTLP/JSON) or a decoded OTLP protobuf request. Span rules run at once on every
-span, so their rows appear within a flush interval.
-
-With trace or run rules loaded, every span is also held by an `Assembler` until
-its trace (and run) closes; then those rules run, and every exception of the
-trace, span-level ones included, is emitted again with the trace's spans as
-evidence (rows are idempotent, so only the new evidence is written).
-
-Without them, protobuf takes a fast path: the rule set's `Prefilter` skips
-spans no rule can hit before any attribute value is decoded, only the keys
-normalization and the rules read are decoded, and a full `Span` is built only
-for spans that hit.
+Sources hand the pipeline finished `Span` values (the SDK processor, OTLP/JSON)
+or a decoded OTLP protobuf request. Each span is normalized once and held by an
+`Assembler` until its trace closes. Then the run model (`spansift.runs`) resolves
+the trace together with the earlier traces of its run (same session): agents and
+workflows attributed, calls and gates matched. Span rules judge each record that
+is new or changed, trace rules the trace, run rules the run so far. When the run
+closes, it is judged once more as finished: a gate never answered is pending.
+Rows are idempotent, so judging a run again only adds what is new.
 
 A `Pipeline` does no I/O and starts no thread; time comes from the `clock` it is
 given, so callers (and tests) decide when traces close. One thread at a time.
@@ -21,14 +16,14 @@ given, so callers (and tests) decide when traces close. One thread at a time.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from spansift import attrs
 from spansift.model import Hit, Span, SpanRecord
-from spansift.normalize import canonical_fields, fields_of
-from spansift.sources.otlp_proto import count_spans, scan_request, spans_from_request
+from spansift.normalize import fields_of
+from spansift.runs import resolve
+from spansift.sources.otlp_proto import spans_from_request
 from spansift.traces import Assembler, AssemblyLimits, Group
 
 if TYPE_CHECKING:
@@ -40,6 +35,7 @@ if TYPE_CHECKING:
 
 # Spans kept as evidence beside one exception of a run (a run can be long).
 MAX_CONTEXT_SPANS = 500
+RecordKey = tuple[str, str, str]
 
 
 @dataclass(slots=True)
@@ -52,7 +48,7 @@ class Counts:
 
 
 class Pipeline:
-    """Normalize spans, run span rules at once and trace/run rules when traces close."""
+    """Normalize spans, hold them per trace, judge traces and runs as they close."""
 
     def __init__(
         self,
@@ -64,54 +60,27 @@ class Pipeline:
         self.ruleset = ruleset
         self.counts = Counts()
         self._clock = clock
-        self._wanted = attrs.NORMALIZE_KEYS | ruleset.wanted_keys
-        self._prefixes = attrs.NORMALIZE_PREFIXES
-        needs_traces = bool(ruleset.trace_rules or ruleset.run_rules)
-        self.assembler: Assembler | None = Assembler(limits) if needs_traces else None
+        self._signals = ruleset.contracts.signals
+        self.assembler = Assembler(limits)
         self._losses = (0, 0, 0)
 
     # -- input -----------------------------------------------------------------
 
     def spans(self, spans: Iterable[Span], tag: int | None = None) -> list[Hit]:
-        """Hits for fully built spans (plus those of traces that closed meanwhile)."""
-        hits: list[Hit] = []
-        match = self.ruleset.match
+        """Hold spans for their traces; returns the hits of traces that closed meanwhile."""
         assembler = self.assembler
+        signals = self._signals
         now = self._clock()
         n = 0
         for span in spans:
             n += 1
-            fields = fields_of(span)
-            found = [Hit(m, span, fields) for m in match(fields)]
-            hits.extend(found)
-            if assembler is not None:
-                assembler.add(SpanRecord(span, fields), found, now, tag)
-        self._count(n, hits)
-        return hits + self.flush(now)
+            assembler.add(SpanRecord(span, fields_of(span, signals)), now, tag)
+        self.counts.spans += n
+        return self.flush(now)
 
     def request(self, request: ExportTraceServiceRequest, tag: int | None = None) -> list[Hit]:
-        """Hits for a decoded OTLP protobuf request."""
-        if self.assembler is not None:
-            return self.spans(spans_from_request(request), tag)
-        hits: list[Hit] = []
-        match = self.ruleset.match
-        views = scan_request(request, self._wanted, self._prefixes, self.ruleset.prefilter)
-        for view in views:
-            fields = canonical_fields(
-                name=view.name,
-                status=view.status,
-                status_message=view.status_message,
-                attributes=view.attributes,
-                resource=view.resource,
-                events=view.events,
-                duration_ns=view.duration_ns,
-            )
-            found = match(fields)
-            if found:
-                span = view.build()
-                hits.extend(Hit(m, span, fields) for m in found)
-        self._count(count_spans(request), hits)
-        return hits
+        """The same for a decoded OTLP protobuf request."""
+        return self.spans(spans_from_request(request), tag)
 
     # -- closing traces and runs ---------------------------------------------------
 
@@ -122,8 +91,6 @@ class Pipeline:
         for its quiet period (an explicit flush by the application).
         """
         assembler = self.assembler
-        if assembler is None:
-            return []
         now = self._clock() if now is None else now
         closed = assembler.closed_traces(now, ended_roots=ended_roots)
         return self._close(closed, now, lambda: assembler.closed_runs(now))
@@ -131,8 +98,6 @@ class Pipeline:
     def finish(self) -> list[Hit]:
         """Close every open trace and run (end of a backfill, shutdown) and return their hits."""
         assembler = self.assembler
-        if assembler is None:
-            return []
         return self._close(assembler.close_all_traces(), self._clock(), assembler.close_all_runs)
 
     def take_losses(self) -> tuple[str, int] | None:
@@ -140,10 +105,7 @@ class Pipeline:
 
         Callers record it with `ExceptionLog.record_gap`, so a review can count evictions.
         """
-        assembler = self.assembler
-        if assembler is None:
-            return None
-        counters = assembler.counters
+        counters = self.assembler.counters
         now = (counters.traces_evicted, counters.runs_evicted, counters.spans_dropped)
         traces, runs, spans = (a - b for a, b in zip(now, self._losses, strict=True))
         self._losses = now
@@ -157,41 +119,58 @@ class Pipeline:
 
     def oldest_open_tag(self) -> int | None:
         """The oldest source position (spool segment) an open trace still holds spans from."""
-        return self.assembler.oldest_tag() if self.assembler is not None else None
+        return self.assembler.oldest_tag()
 
     def _close(
         self, traces: list[Group], now: float, closed_runs: Callable[[], list[Group]]
     ) -> list[Hit]:
-        """Evaluate closed traces, then the runs closed after they joined theirs."""
-        assert self.assembler is not None
-        again: list[Hit] = []
-        new: list[Hit] = []
+        """Judge closed traces (with their runs so far), then the runs that closed."""
+        out: list[Hit] = []
+        contracts = self.ruleset.contracts
         for trace in traces:
-            spans = tuple(r.span for r in trace.records)
-            incomplete = trace.incomplete()
-            # Span-level exceptions again, now with the whole trace as evidence.
-            again.extend(
-                Hit(h.match, h.span, h.fields, _context(spans, h.span), incomplete)
-                for h in trace.span_hits
-            )
-            new.extend(self._evaluate(trace, "trace"))
-            if self.ruleset.run_rules:
-                run_key = _run_key(trace.records)
-                if run_key is None:
-                    new.extend(self._evaluate(trace, "run"))
-                else:
-                    self.assembler.join_run(trace, run_key, now)
+            run_key = _run_key(trace.records)
+            run = self.assembler.run(run_key) if run_key is not None else None
+            # A reopened trace is already in its run: judge its records once, as they are now.
+            prior = [r for r in run.records if r.span.trace_id != trace.key] if run else []
+            resolved = resolve([*prior, *trace.records], contracts, final=run_key is None)
+            out.extend(self._judge(resolved, trace, run, trace_id=trace.key))
+            if run_key is not None:
+                self.assembler.join_run(trace, run_key, now)
+                joined = self.assembler.run(run_key)
+                if joined is not None:
+                    joined.resolved = {_key(r): dict(r.fields) for r in resolved}
         for run in closed_runs():
-            new.extend(self._evaluate(run, "run"))
-        self._count(0, new)
-        return again + new
+            resolved = resolve(run.records, contracts, final=True)
+            out.extend(self._judge(resolved, None, run, trace_id=None))
+        self._count(0, out)
+        return out
 
-    def _evaluate(self, group: Group, scope: str) -> list[Hit]:
-        spans = tuple(r.span for r in group.records)
-        incomplete = group.incomplete()
+    def _judge(
+        self,
+        resolved: Sequence[SpanRecord],
+        trace: Group | None,
+        run: Group | None,
+        *,
+        trace_id: str | None,
+    ) -> list[Hit]:
+        """Rules over resolved records: span rules on what is new or changed, then aggregates."""
+        ruleset = self.ruleset
+        before = run.resolved if run is not None else {}
+        fresh = [
+            r for r in resolved if r.span.trace_id == trace_id or before.get(_key(r)) != r.fields
+        ]
+        found = ruleset.match_records(fresh, "span")
+        if trace_id is not None:
+            mine = [r for r in resolved if r.span.trace_id == trace_id]
+            found += ruleset.match_records(mine, "trace")
+        found += ruleset.match_records(resolved, "run")
+        if not found:
+            return []
+        incomplete = _incomplete(trace, run)
+        spans = tuple(r.span for r in resolved if not r.item)
         return [
-            Hit(found, anchor.span, anchor.fields, _context(spans, anchor.span), incomplete)
-            for found, anchor in self.ruleset.match_trace(group.records, scope)
+            Hit(match, r.span, r.fields, _context(spans, r.span), incomplete, r.item)
+            for match, r in found
         ]
 
     def _count(self, spans: int, hits: list[Hit]) -> None:
@@ -201,6 +180,15 @@ class Pipeline:
         for hit in hits:
             kind = hit.match.exception_type
             counts.by_type[kind] = counts.by_type.get(kind, 0) + 1
+
+
+def _key(record: SpanRecord) -> RecordKey:
+    return record.span.trace_id, record.span.span_id, record.item
+
+
+def _incomplete(trace: Group | None, run: Group | None) -> str | None:
+    parts = [g.incomplete() for g in (trace, run) if g is not None]
+    return "; ".join(p for p in parts if p) or None
 
 
 def _context(spans: tuple[Span, ...], anchor: Span) -> tuple[Span, ...]:

@@ -1,7 +1,9 @@
 """Trace assembly and runs: spans gathered per trace, traces gathered per run, memory bounded.
 
 A trace closes when its root span has ended and `quiet_s` passed with no new span,
-or `timeout_s` after its first span. A closed trace joins its *run*: the traces
+or `timeout_s` after its first span. A closed trace lingers for `linger_s`: a late
+span for it (another service's, a slow exporter's) reopens it, and the whole trace
+is judged again. A closed trace joins its *run*: the traces
 sharing a `session.id` (the GenAI conversation id, an OpenInference session, a
 LangGraph thread), which is how a human-in-the-loop pause and its resume in a new
 trace are judged together. A run closes `run_window_s` after its last trace
@@ -19,20 +21,22 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from spansift.model import Hit, SpanRecord
+from spansift.model import AttrValue, SpanRecord
 
 
 @dataclass(frozen=True, slots=True)
 class AssemblyLimits:
     """When traces and runs close, and how much they may hold."""
 
-    quiet_s: float = 2.0
+    quiet_s: float = 0.5
     timeout_s: float = 60.0
+    linger_s: float = 30.0
     run_window_s: float = 300.0
     max_traces: int = 10_000
     max_spans_per_trace: int = 2_000
     max_held_spans: int = 100_000
     max_runs: int = 10_000
+    max_lingering_spans: int = 50_000
 
 
 @dataclass(slots=True)
@@ -43,7 +47,8 @@ class Group:
     first_seen: float
     last_seen: float
     records: list[SpanRecord] = field(default_factory=list)
-    span_hits: list[Hit] = field(default_factory=list)
+    # A run's records as last resolved, by (trace, span, item): what changed is judged again.
+    resolved: dict[tuple[str, str, str], dict[str, AttrValue]] = field(default_factory=dict)
     span_ids: set[str] = field(default_factory=set)  # a replayed span is not counted twice
     keys: set[tuple[str, str]] = field(default_factory=set)  # (trace, span) ids held by a run
     root_ended: bool = False
@@ -66,6 +71,7 @@ class Counters:
     """What the assembler had to give up, for stats and evidence gaps."""
 
     traces_closed: int = 0
+    traces_reopened: int = 0
     traces_evicted: int = 0
     runs_closed: int = 0
     runs_evicted: int = 0
@@ -81,6 +87,9 @@ class Assembler:
         self._traces: OrderedDict[str, Group] = OrderedDict()  # by first span, oldest first
         self._ended: OrderedDict[str, Group] = OrderedDict()  # root ended; by last span
         self._runs: OrderedDict[str, Group] = OrderedDict()  # by last trace, oldest first
+        # Closed traces a late span may reopen, by closing time, oldest first.
+        self._lingering: OrderedDict[str, tuple[float, Group]] = OrderedDict()
+        self._lingering_spans = 0
         self._held = 0
 
     @property
@@ -91,13 +100,15 @@ class Assembler:
     def held_spans(self) -> int:
         return self._held
 
-    def add(self, record: SpanRecord, hits: list[Hit], now: float, tag: int | None = None) -> None:
-        """Hold one span (and the span-rule hits it produced) for its trace."""
+    def add(self, record: SpanRecord, now: float, tag: int | None = None) -> None:
+        """Hold one span for its trace."""
         limits = self.limits
         key = record.span.trace_id
         trace = self._traces.get(key)
         if trace is None:
-            trace = self._traces[key] = Group(key, now, now, tag=tag)
+            trace = self._reopen(key, record, now, tag)
+            if trace is None:
+                return  # a span the trace, closed meanwhile, already had
         elif record.span.span_id in trace.span_ids:
             return  # a retried or fanned-out export sent this span again
         trace.span_ids.add(record.span.span_id)
@@ -109,13 +120,48 @@ class Assembler:
         if trace.root_ended:
             self._ended[key] = trace
             self._ended.move_to_end(key)
-        trace.span_hits.extend(hits)
         if len(trace.records) >= limits.max_spans_per_trace:
             trace.dropped_spans += 1
             self.counters.spans_dropped += 1
             return
         trace.records.append(record)
         self._held += 1
+
+    def _reopen(self, key: str, record: SpanRecord, now: float, tag: int | None) -> Group | None:
+        """A new open trace for `key`, or the lingering closed one a late span reopens."""
+        lingering = self._lingering.pop(key, None)
+        if lingering is None:
+            trace = self._traces[key] = Group(key, now, now, tag=tag)
+            return trace
+        _, trace = lingering
+        self._lingering_spans -= len(trace.records)
+        if record.span.span_id in trace.span_ids:
+            self._linger(trace, now)  # a replay of a span it has: nothing to judge again
+            return None
+        self.counters.traces_reopened += 1
+        trace.first_seen = now
+        trace.tag = tag
+        self._traces[key] = trace
+        self._held += len(trace.records)
+        return trace
+
+    def _linger(self, trace: Group, now: float) -> None:
+        if trace.evicted:
+            return  # memory pressure closed it; keeping it would defeat the bound
+        self._lingering[trace.key] = (now, trace)
+        self._lingering_spans += len(trace.records)
+
+    def _expire_lingering(self, now: float) -> None:
+        limits = self.limits
+        while self._lingering:
+            closed_at, trace = next(iter(self._lingering.values()))
+            if (
+                now - closed_at < limits.linger_s
+                and self._lingering_spans <= limits.max_lingering_spans
+            ):
+                break
+            self._lingering.popitem(last=False)
+            self._lingering_spans -= len(trace.records)
 
     def closed_traces(self, now: float, *, ended_roots: bool = False) -> list[Group]:
         """Traces whose root ended and went quiet, that timed out, or that memory evicts.
@@ -145,6 +191,9 @@ class Assembler:
             self.counters.traces_evicted += 1
             out.append(trace)
         self.counters.traces_closed += len(out)
+        for trace in out:
+            self._linger(trace, now)
+        self._expire_lingering(now)
         return out
 
     def _pop_trace(self, key: str) -> Group:
@@ -152,6 +201,10 @@ class Assembler:
         self._ended.pop(key, None)
         self._held -= len(trace.records)
         return trace
+
+    def run(self, run_key: str) -> Group | None:
+        """The open run of a session, if any."""
+        return self._runs.get(run_key)
 
     def join_run(self, trace: Group, run_key: str, now: float) -> None:
         """Add a closed trace's spans to its run (the run is held until its window passes)."""

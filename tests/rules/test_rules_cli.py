@@ -25,7 +25,7 @@ def test_check_ok(runner: CliRunner) -> None:
     result = runner.invoke(rules, ["check", str(REPO_RULES)])
     assert result.exit_code == 0
     count = len(load_ruleset([REPO_RULES]).all_rules)
-    assert result.output == f"ok: {count} rules, 2 lists, 5 macros in {REPO_RULES}\n"
+    assert result.output == f"ok: {count} rules, 1 lists, 3 macros in {REPO_RULES}\n"
 
 
 def test_check_reports_problems(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -76,7 +76,7 @@ def test_test_passes_on_default_pack(runner: CliRunner) -> None:
     assert result.exit_code == 0
     lines = result.output.splitlines()
     count = len(load_ruleset([REPO_RULES]).all_rules)
-    assert "PASS tool_error (6 cases)" in lines
+    assert "PASS tool_error (7 cases)" in lines
     assert len([line for line in lines if line.startswith("PASS ")]) == count
     assert lines[-1].startswith(f"{count} rules, ") and lines[-1].endswith(" passed, 0 failed")
 
@@ -103,7 +103,8 @@ def test_explain(runner: CliRunner) -> None:
     result = runner.invoke(rules, ["explain", "wrong_tool", "--rules", str(REPO_RULES)])
     assert result.exit_code == 0
     assert result.output == (
-        "span.kind == tool && tool.name not in contract.tools.allowed && !(exists(tool.unknown))\n"
+        "span.kind == tool && tool.outcome in [ok, error, handled_error] && tool.name not in "
+        "contract.tools.allowed && !(tool.type in [handoff, agent] || handoff.human == true)\n"
     )
     result = runner.invoke(rules, ["explain", "wrong_tol", "--rules", str(REPO_RULES)])
     assert result.exit_code == 1

@@ -63,12 +63,20 @@ def test_tool_rules_are_indexed_by_span_kind(pack: RuleSet) -> None:
     assert tool_only <= tool_rules
 
 
-def test_wanted_keys_name_the_raw_attributes_the_pack_reads(pack: RuleSet) -> None:
-    """wanted_keys lists raw keys such as pydantic-ai's failure stage, never canonical fields."""
-    assert "pydantic_ai.tool.failure_stage" in pack.wanted_keys
-    assert "agt.policy.action" in pack.wanted_keys
-    assert "tool.name" not in pack.wanted_keys
-    assert not any(k.startswith("contract.") for k in pack.wanted_keys)
+def test_default_pack_reads_canonical_fields_only(pack: RuleSet) -> None:
+    """No rule of the default pack reads a raw framework key: normalization knows them all."""
+    assert pack.wanted_keys == frozenset()
+
+
+def test_wanted_keys_name_the_raw_attributes_a_pack_reads(tmp_path: Path) -> None:
+    """A user rule reading a raw key puts that key, never a canonical field, in wanted_keys."""
+    (tmp_path / "r.yaml").write_text(
+        "spansift_rules: 1\nitems:\n  - rule: r\n    exception: tool_error\n"
+        "    severity: low\n    boundary: b\n    summary: s\n"
+        "    when: {agt.policy.action: deny, tool.name: x}\n"
+    )
+    ruleset = load_ruleset([tmp_path])
+    assert ruleset.wanted_keys == frozenset({"agt.policy.action"})
 
 
 def test_fixture_cases_read_otlp_json() -> None:

@@ -12,12 +12,12 @@ JSON parsing only for message and tool-definition keys that are present.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from spansift import attrs as a
-from spansift.model import Attributes, AttrValue, Event, Span, StatusCode
-from spansift.normalize import frameworks, genai, openinference, spansift
+from spansift.model import Attributes, AttrValue, Event, Signal, Span, StatusCode
+from spansift.normalize import frameworks, genai, openinference, signals, spansift
 from spansift.normalize._prefilter import (
     CONTRACT,
     DIRECT_KEYS,
@@ -30,7 +30,8 @@ from spansift.normalize._prefilter import (
     name_fields,
     prefilter_of,
 )
-from spansift.normalize._util import add_unknown, lower, set_first
+from spansift.normalize._util import add_unknown, set_first
+from spansift.normalize._values import canonical_value
 
 __all__ = [
     "CONTRACT",
@@ -48,12 +49,10 @@ __all__ = [
 ]
 
 _STATUS = {StatusCode.UNSET: "unset", StatusCode.OK: "ok", StatusCode.ERROR: "error"}
-# Guardrail verdicts and actions (GenAI drafts) that mean "the guardrail stopped something".
-_TRIPPED = frozenset({"deny", "block", "modify", "escalate", "warn", "tripwire_triggered"})
 
 
-def fields_of(span: Span) -> dict[str, AttrValue]:
-    """Canonical fields of a fully built span."""
+def fields_of(span: Span, signals: Sequence[Signal] = ()) -> dict[str, AttrValue]:
+    """Canonical fields of a fully built span (with a contracts file's `signals:` applied)."""
     return canonical_fields(
         name=span.name,
         status=span.status,
@@ -62,6 +61,7 @@ def fields_of(span: Span) -> dict[str, AttrValue]:
         resource=span.resource,
         events=span.events,
         duration_ns=span.end_ns - span.start_ns,
+        signals=signals,
     )
 
 
@@ -74,8 +74,13 @@ def canonical_fields(
     resource: Attributes,
     events: Iterable[Event],
     duration_ns: int,
+    signals: Sequence[Signal] = (),
 ) -> dict[str, AttrValue]:
-    """Raw attributes plus canonical fields; canonical names win where both exist."""
+    """Raw attributes plus canonical fields; canonical names win where both exist.
+
+    `workflow` is set only when the span names one; the run model falls back to the
+    trace's, the contract's and then `service.name`.
+    """
     get = attributes.get
     # Conventions run in priority order and each fills only what is still missing.
     out: dict[str, AttrValue] = {
@@ -93,14 +98,17 @@ def canonical_fields(
     frameworks.read_traceloop(out, get, name, kind)
     frameworks.read_pydantic_ai(out, get)
     frameworks.read_unfinished_tool(out, get)
+    if kind == "other":
+        frameworks.read_langgraph_resume(out, get)
     if kind == "handoff":
         set_first(out, "handoff.to", frameworks.name_handoff(name))
     _unknown_proposals(out)
 
-    set_first(out, "workflow", get(a.SPANSIFT_WORKFLOW), resource.get(a.SERVICE_NAME))
+    set_first(out, "workflow", get(a.SPANSIFT_WORKFLOW))
     set_first(out, "step", name)
     set_first(out, "service.name", resource.get(a.SERVICE_NAME))
     _guardrail(out, get, kind, name)
+    frameworks.read_governance(out, get)
 
     if status_message:
         out["error.message"] = status_message
@@ -111,6 +119,9 @@ def canonical_fields(
         _read_event(out, event)
     if names:
         out["span.events"] = tuple(names)
+    if signals:
+        signals_apply(out, get, signals)
+    _derive(out)
 
     merged: dict[str, AttrValue] = dict(attributes)
     merged.update(out)
@@ -136,18 +147,41 @@ def _unknown_proposals(out: dict[str, AttrValue]) -> None:
         add_unknown(out, [str(n) for n in proposed if n not in offered])
 
 
+signals_apply = signals.apply
+
+
 def _guardrail(out: dict[str, AttrValue], get: Any, kind: str, name: str) -> None:
     set_first(out, "guardrail.name", get(a.SPANSIFT_GUARDRAIL_NAME), get(a.GEN_AI_GUARDRAIL_NAME))
     if kind == "guardrail":
         set_first(out, "guardrail.name", name)
     triggered = get(a.SPANSIFT_GUARDRAIL_TRIGGERED)
     if isinstance(triggered, bool):
-        out["guardrail.triggered"] = triggered
+        set_first(out, "guardrail.result", "blocked" if triggered else "passed")
         return
-    verdicts = {lower(get(a.GEN_AI_GUARDRAIL_VERDICT)), lower(get(a.GEN_AI_GUARDRAIL_ACTION))}
-    verdicts.discard(None)
-    if verdicts:
-        out["guardrail.triggered"] = bool(verdicts & _TRIPPED)
+    # The caller's enforcement (action) wins over the guardrail's verdict when both exist.
+    for key in (a.GEN_AI_GUARDRAIL_ACTION, a.GEN_AI_GUARDRAIL_VERDICT):
+        result = canonical_value("guardrail.result", get(key))
+        if result is not None:
+            set_first(out, "guardrail.result", result)
+            return
+
+
+def _derive(out: dict[str, AttrValue]) -> None:
+    """Fields implied by others: a tool's outcome, whether a guardrail fired, a gate's tool."""
+    kind = out.get("span.kind")
+    if kind == "tool" and "tool.outcome" not in out:
+        unknown = out.get("tool.unknown")
+        if isinstance(unknown, tuple) and out.get("tool.name") in unknown:
+            out["tool.outcome"] = "not_found"
+        elif out.get("status") == "error" or "error.type" in out:
+            out["tool.outcome"] = "error"
+        else:
+            out["tool.outcome"] = "ok"
+    result = out.get("guardrail.result")
+    if isinstance(result, str):
+        out["guardrail.triggered"] = result != "passed"
+    if "gate.decision" in out:
+        set_first(out, "gate.tool", out.get("tool.name"))
 
 
 def _read_event(out: dict[str, AttrValue], event: Event) -> None:

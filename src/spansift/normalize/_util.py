@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -124,3 +125,52 @@ def verdict(out: Out, name: Any, label: Any, *, human: bool) -> None:
         set_first(out, "gate.decision", GATE_LABELS[key])
     elif (human or HUMAN_NAME.search(name)) and key in HUMAN_LABELS:
         set_first(out, "human.decision", HUMAN_LABELS[key])
+
+
+def args_digest(value: Any) -> str | None:
+    """A short digest of a call's arguments: equal for equal arguments, never their content.
+
+    JSON text is compared by value (key order and spacing do not matter).
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        parsed = parse_json(value)
+        text = value if parsed is None else json.dumps(parsed, sort_keys=True, default=str)
+    else:
+        text = json.dumps(value, sort_keys=True, default=str)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+# A tool result the model was shown that reports a failure: an object with an error key,
+# or a text that starts by saying so (LangGraph's ToolNode, most hand-written tool loops).
+_ERROR_TEXT = re.compile(r"\s*(error|exception|traceback|failed|failure)\b", re.I)
+_ERROR_KEYS = frozenset({"error", "errors", "exception"})
+
+
+def result_outcome(content: Any) -> str:
+    """`error` when a tool result the model saw reports a failure, else `ok`."""
+    if isinstance(content, Mapping):
+        if _ERROR_KEYS & set(content) or content.get("isError") is True:
+            return "error"
+        status = content.get("status")
+        return "error" if isinstance(status, str) and status.lower() == "error" else "ok"
+    if isinstance(content, list):
+        return "ok"
+    if not isinstance(content, str):
+        return "ok"
+    text = content.lstrip()
+    if text[:1] in "{[":
+        parsed = parse_json(text)
+        if parsed is not None:
+            return result_outcome(parsed)
+    return "error" if _ERROR_TEXT.match(text) else "ok"
+
+
+def add_results(out: Out, results: list[tuple[str, str, str]]) -> None:
+    """Record tool results (call id, tool name, outcome) shown to a model, in order."""
+    if not results:
+        return
+    out["tool.result_ids"] = tuple(r[0] for r in results)
+    out["tool.result_names"] = tuple(r[1] for r in results)
+    out["tool.result_outcomes"] = tuple(r[2] for r in results)

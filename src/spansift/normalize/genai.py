@@ -18,10 +18,13 @@ from spansift.model import Event
 from spansift.normalize._util import (
     UNKNOWN_TOOL_TEXT,
     Out,
+    add_results,
     add_unknown,
+    args_digest,
     first,
     number,
     parse_json,
+    result_outcome,
     set_first,
     tool_name,
     unknown_tool_name,
@@ -53,6 +56,7 @@ def read(out: Out, get: Any, name: str, kind: str) -> None:
         tool = name.removeprefix("execute_tool").strip() or None
     set_first(out, "tool.name", tool)
     set_first(out, "tool.call_id", get(a.GEN_AI_TOOL_CALL_ID))
+    set_first(out, "tool.args_digest", args_digest(get(a.GEN_AI_TOOL_CALL_ARGUMENTS)))
     set_first(out, "workflow", get(a.GEN_AI_WORKFLOW))
     set_first(out, "session.id", get(a.GEN_AI_CONVERSATION))
     set_first(out, "user.id", get(a.ENDUSER_ID))
@@ -65,9 +69,12 @@ def read(out: Out, get: Any, name: str, kind: str) -> None:
     if isinstance(output, str):
         _proposed(out, parse_json(output))
     inputs = get(a.GEN_AI_INPUT_MESSAGES)
-    # With the tools offered known, proposals are checked instead (see `unknown_proposals`).
-    if not offered and isinstance(inputs, str) and UNKNOWN_TOOL_TEXT.search(inputs):
-        _unknown_responses(out, parse_json(inputs))
+    if isinstance(inputs, str) and "tool_call_response" in inputs:
+        parsed = parse_json(inputs)
+        _results(out, parsed)
+        # With the tools offered known, proposals are checked instead (`unknown_proposals`).
+        if not offered and UNKNOWN_TOOL_TEXT.search(inputs):
+            _unknown_responses(out, parsed)
 
 
 def _usage(out: Out, get: Any) -> None:
@@ -112,14 +119,36 @@ def _proposed(out: Out, messages: Any) -> None:
         return
     names: list[str] = []
     ids: list[str] = []
+    digests: list[str] = []
     for message in messages:
         for part in _parts(message):
             if isinstance(part, Mapping) and part.get("type") == "tool_call":
                 names.append(str(part.get("name") or ""))
                 ids.append(str(part.get("id") or ""))
+                digests.append(args_digest(part.get("arguments")) or "")
     if names:
         out["tool.proposed"] = tuple(names)
         out["tool.proposed_ids"] = tuple(ids)
+        out["tool.proposed_args"] = tuple(digests)
+
+
+def _results(out: Out, messages: Any) -> None:
+    """Tool results shown to the model: call ids, tool names and whether they failed."""
+    if not isinstance(messages, list):
+        return
+    found: list[tuple[str, str, str]] = []
+    for message in messages:
+        for part in _parts(message):
+            if isinstance(part, Mapping) and part.get("type") == "tool_call_response":
+                content = part.get("response", part.get("result"))
+                found.append(
+                    (
+                        str(part.get("id") or ""),
+                        str(part.get("name") or ""),
+                        result_outcome(content),
+                    )
+                )
+    add_results(out, found)
 
 
 def _unknown_responses(out: Out, messages: Any) -> None:

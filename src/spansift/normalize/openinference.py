@@ -16,8 +16,11 @@ from spansift.model import Attributes
 from spansift.normalize._util import (
     UNKNOWN_TOOL_TEXT,
     Out,
+    add_results,
     add_unknown,
+    args_digest,
     parse_json,
+    result_outcome,
     set_first,
     tool_name,
     unknown_tool_name,
@@ -43,8 +46,10 @@ _PREFIXES = (
     a.OI_ANNOTATIONS_PREFIX,
 )
 # llm.output_messages.0.message.tool_calls.1.tool_call.function.name
-_TOOL_CALL = re.compile(r"(\d+)\.message\.tool_calls\.(\d+)\.tool_call\.(function\.name|id)$")
-_MESSAGE = re.compile(r"(\d+)\.message\.(role|content)$")
+_TOOL_CALL = re.compile(
+    r"(\d+)\.message\.tool_calls\.(\d+)\.tool_call\.(function\.name|function\.arguments|id)$"
+)
+_MESSAGE = re.compile(r"(\d+)\.message\.(role|content|tool_call_id|name)$")
 _ANNOTATION = re.compile(r"(\d+)\.annotation\.(name|label|annotator_kind|explanation)$")
 _LANGGRAPH_NODE = re.compile(r'"langgraph_node":\s*"([^"]*)"')
 _THREAD_ID = re.compile(r'"thread_id":\s*"([^"]+)"')
@@ -65,6 +70,8 @@ def read(out: Out, get: Any, attributes: Attributes) -> None:
     set_first(out, "agent.name", get(a.OI_AGENT_NAME))
     set_first(out, "tool.name", get(a.OI_TOOL_NAME))
     set_first(out, "tool.call_id", get(a.OI_TOOL_ID))
+    if out.get("span.kind") == "tool":
+        set_first(out, "tool.args_digest", args_digest(get(a.OI_INPUT_VALUE)))
     set_first(out, "session.id", get(a.OI_SESSION_ID))
     set_first(out, "user.id", get(a.OI_USER_ID))
     set_first(out, "step", get(a.OI_GRAPH_NODE_NAME))
@@ -112,8 +119,23 @@ def _flattened(out: Out, attributes: Attributes) -> None:
         ordered = [calls[k] for k in sorted(calls)]
         set_first(out, "tool.proposed", tuple(c.get("function.name", "") for c in ordered))
         set_first(out, "tool.proposed_ids", tuple(c.get("id", "") for c in ordered))
-    if inputs and "tool.offered" not in out:
-        _unknown_tool_messages(out, inputs)
+        set_first(
+            out,
+            "tool.proposed_args",
+            tuple(args_digest(c.get("function.arguments")) or "" for c in ordered),
+        )
+    if inputs:
+        if "tool.offered" not in out:
+            _unknown_tool_messages(out, inputs)
+        add_results(
+            out,
+            [
+                (str(m.get("tool_call_id") or ""), str(m.get("name") or ""),
+                 result_outcome(m.get("content")))
+                for _, m in sorted(inputs.items())
+                if m.get("role") == "tool"
+            ],
+        )  # fmt: skip
     for note in (notes[k] for k in sorted(notes)):
         human = str(note.get("annotator_kind", "")).upper() == "HUMAN"
         if human:

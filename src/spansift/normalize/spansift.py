@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from spansift import attrs as a
-from spansift.normalize._util import Out, lower, set_first
+from spansift.normalize._util import Out, set_first
+from spansift.normalize._values import canonical_value
 
 _GATE = (
     (a.SPANSIFT_GATE_NAME, "gate.name"),
@@ -35,8 +36,13 @@ def read(out: Out, get: Any) -> None:
     """Fields from spansift attributes on the span (or an event's attributes)."""
     for key, field in _GATE:
         set_first(out, field, get(key))
-    set_first(out, "gate.decision", lower(get(a.SPANSIFT_GATE_DECISION)))
-    set_first(out, "human.decision", lower(get(a.SPANSIFT_HUMAN_DECISION)))
+    set_first(out, "gate.decision", canonical_value("gate.decision", get(a.SPANSIFT_GATE_DECISION)))
+    set_first(out, "gate.tool", get(a.SPANSIFT_GATE_TOOL))
+    set_first(out, "gate.call_id", get(a.SPANSIFT_GATE_CALL_ID))
+    set_first(out, "gate.reason", get(a.SPANSIFT_GATE_REASON))
+    set_first(
+        out, "human.decision", canonical_value("human.decision", get(a.SPANSIFT_HUMAN_DECISION))
+    )
     for key, field in _HUMAN:
         set_first(out, field, get(key))
     set_first(out, "handoff.to", get(a.SPANSIFT_HANDOFF_TO))

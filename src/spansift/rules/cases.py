@@ -1,24 +1,25 @@
 """Running the tests that rules carry: each case's span(s) through one rule.
 
-A case passes when the rule's verdict equals `hit`. For a fixture (an OTLP
-JSON file) the rule hits when it hits any span in the file.
+A case's spans go through normalization and the run model as a finished run (the
+traces of a `spans:` case sharing `trace:` labels form one run), then through the
+rule. A case passes when the rule's verdict equals `hit`: a span rule hits when it
+hits any record, a trace rule any trace, a run rule the run.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from spansift.model import AttrValue, Event, Span, SpanKind, SpanRecord, StatusCode
+from spansift.model import Event, Span, SpanKind, SpanRecord, StatusCode
 from spansift.normalize import fields_of
 from spansift.rules.compile import CompiledRule
 from spansift.rules.contracts import Contracts
 from spansift.rules.ruleset import RuleSet
 from spansift.rules.spec import CaseSpec, TestSpan
-from spansift.rules.trace import contract_agent
 
 _STATUS = {"ok": StatusCode.OK, "error": StatusCode.ERROR, "unset": StatusCode.UNSET}
 
@@ -98,35 +99,26 @@ def run_case(ruleset: RuleSet, rule: CompiledRule, case: CaseSpec) -> CaseResult
     """Run one case; errors (a broken fixture, a failing predicate) fail the case."""
     contracts = case.contracts if case.contracts is not None else ruleset.contracts
     try:
-        if rule.aggregate is not None:
-            hit = _aggregate_hits(rule, case_spans(case), contracts)
-            return _result(rule, case, hit)
-        hit = False
-        for span in case_spans(case):
-            fields: Mapping[str, AttrValue] = fields_of(span)
-            _, contract = contracts.lookup(fields.get("agent.name"))
-            if rule.hits(fields, contract):
-                hit = True
-                break
+        hit = _hits(rule, case_spans(case), contracts)
     except Exception as exc:  # a case reports its failure; it never stops the run
         return CaseResult(rule.id, case, False, f"error: {type(exc).__name__}: {exc}")
     return _result(rule, case, hit)
 
 
-def _aggregate_hits(rule: CompiledRule, spans: list[Span], contracts: Contracts) -> bool:
-    """Whether a trace or run rule fires on the case's spans (per trace for `scope: trace`)."""
-    assert rule.aggregate is not None
-    records = [SpanRecord(span, fields_of(span)) for span in spans]
-    groups: dict[str, list[SpanRecord]] = {}
-    for record in records:
-        key = record.span.trace_id if rule.spec.scope == "trace" else "run"
-        groups.setdefault(key, []).append(record)
-    for group in groups.values():
-        _, contract = contracts.lookup(contract_agent(group))
-        ordered = sorted(group, key=lambda r: r.span.start_ns)
-        if rule.aggregate.run(ordered, rule.hits, contract):
-            return True
-    return False
+def _hits(rule: CompiledRule, spans: list[Span], contracts: Contracts) -> bool:
+    """Whether the rule fires on the case's spans, judged as one finished run."""
+    # Imported here: the run model imports the contracts module of this package.
+    from spansift.runs import resolve  # noqa: PLC0415
+
+    records = [SpanRecord(span, fields_of(span, contracts.signals)) for span in spans]
+    resolved = resolve(records, contracts, final=True)
+    judge = RuleSet([rule], contracts)
+    if rule.spec.scope != "trace":
+        return bool(judge.match_records(resolved, rule.spec.scope))
+    by_trace: dict[str, list[SpanRecord]] = {}
+    for record in resolved:
+        by_trace.setdefault(record.span.trace_id, []).append(record)
+    return any(judge.match_records(group, "trace") for group in by_trace.values())
 
 
 def _result(rule: CompiledRule, case: CaseSpec, hit: bool) -> CaseResult:

@@ -8,6 +8,7 @@ set uses those kinds to skip rules that cannot match a span.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,13 @@ from spansift.rules.spec import (
     RuleSpec,
 )
 from spansift.rules.trace import Aggregate, compile_count, compile_sum, compile_without
+
+_OPTIONAL = re.compile(r"\[([^\[\]]*)\]")
+
+
+class _Missing(Exception):
+    """An optional part of a summary names a field the record does not have."""
+
 
 # Operator precedence for printing: an OR inside an AND gets parentheses.
 _OR, _AND, _ATOM = 0, 1, 2
@@ -97,13 +105,27 @@ class CompiledRule:
         return not any(m.test(fields, contract) for _, m in self.exceptions)
 
     def summary(self, fields: Fields, contract: Fields) -> str:
-        """The summary template filled from the fields; a missing field reads '-'."""
-        out: list[str] = []
-        for literal, names in self.summary_parts:
-            out.append(literal)
-            if names:
-                out.append(_render(_first(names, fields, contract)))
-        return "".join(out)
+        """The summary template filled from the fields.
+
+        A `[...]` part is left out when a field it names is missing; elsewhere a missing
+        field reads '-'.
+        """
+
+        def fill(found: re.Match[str], *, optional: bool) -> str:
+            names = [n.strip() for n in found.group(1).split("|")]
+            value = _first(tuple(names), fields, contract)
+            if value is None and optional:
+                raise _Missing
+            return _render(value)
+
+        def group(found: re.Match[str]) -> str:
+            try:
+                return PLACEHOLDER.sub(lambda m: fill(m, optional=True), found.group(1))
+            except _Missing:
+                return ""
+
+        text = _OPTIONAL.sub(group, self.spec.summary)
+        return PLACEHOLDER.sub(lambda m: fill(m, optional=False), text)
 
     def explain(self) -> str:
         """The condition and its exceptions on one line (for trace rules, the aggregate too)."""

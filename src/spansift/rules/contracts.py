@@ -1,8 +1,11 @@
 """Agent contracts: which tools an agent may use, which need approval, and its budget.
 
-A contracts file maps agent names to contracts. A span's canonical `agent.name`
-picks one: the exact name first, then glob patterns in file order, then `*`.
-The matched contract reaches rule conditions as the `contract.*` fields.
+A contracts file maps agent names to contracts. A record's `agent.name` (the agent
+in effect, see `spansift.runs`) picks one: the exact name first, then glob
+patterns in file order, then `*`. The matched contract reaches rule conditions as
+the `contract.*` fields. The file also says which tools and agents hand work to a
+person (`handoff_to_human`) and how an app's own attributes read as canonical
+fields (`signals`, see `_signals`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from pathlib import Path
 
 import yaml
 
-from spansift.model import AttrValue, Origin
+from spansift.model import AttrValue, Origin, Signal
+from spansift.rules._signals import parse_names, parse_signals
 from spansift.rules._yaml import (
     MappingNode,
     Node,
@@ -33,14 +37,15 @@ from spansift.rules._yaml import (
 CONTRACT_FIELDS = (
     "contract.agent",
     "contract.owner",
+    "contract.workflow",
     "contract.tools.allowed",
     "contract.tools.require_approval",
     "contract.budget.tokens_per_run",
     "contract.budget.tool_calls_per_run",
 )
-_TOP_KEYS = ("agents",)
+_TOP_KEYS = ("agents", "handoff_to_human", "signals")
 _OTHER_KEYS = ("owners", "webhooks")  # sections read by spansift.review, not contracts
-_AGENT_KEYS = ("owner", "tools", "budget")
+_AGENT_KEYS = ("owner", "workflow", "tools", "budget", "handoff_to_human")
 _TOOLS_KEYS = ("allowed", "require_approval", "high_impact")
 _BUDGET_KEYS = ("tokens_per_run", "tool_calls_per_run")
 _CACHE_LIMIT = 4096  # agent names are few; the bound only guards against odd input
@@ -53,6 +58,8 @@ class Contract:
     agent: str
     origin: Origin
     owner: str | None = None
+    workflow: str | None = None
+    handoff_to_human: tuple[str, ...] = ()
     allowed: tuple[str, ...] | None = None
     require_approval: tuple[str, ...] = ()
     high_impact: tuple[str, ...] = ()  # standing grants for these need two approvers
@@ -64,6 +71,8 @@ class Contract:
         out: dict[str, AttrValue] = {"contract.agent": self.agent}
         if self.owner is not None:
             out["contract.owner"] = self.owner
+        if self.workflow is not None:
+            out["contract.workflow"] = self.workflow
         if self.allowed is not None:
             out["contract.tools.allowed"] = self.allowed
         out["contract.tools.require_approval"] = self.require_approval
@@ -77,8 +86,16 @@ class Contract:
 class Contracts:
     """All contracts of one file, indexed for lookup by agent name. Not changed after init."""
 
-    def __init__(self, contracts: tuple[Contract, ...]) -> None:
+    def __init__(
+        self,
+        contracts: tuple[Contract, ...],
+        *,
+        handoff_to_human: tuple[str, ...] = (),
+        signals: tuple[Signal, ...] = (),
+    ) -> None:
         self.contracts = contracts
+        self.handoff_to_human = frozenset(handoff_to_human)
+        self.signals = signals
         self._exact = {c.agent: c for c in contracts if not _is_pattern(c.agent)}
         self._patterns = tuple(c for c in contracts if _is_pattern(c.agent) and c.agent != "*")
         self._default = next((c for c in contracts if c.agent == "*"), None)
@@ -86,6 +103,16 @@ class Contracts:
 
     def __len__(self) -> int:
         return len(self.contracts)
+
+    def __bool__(self) -> bool:
+        return bool(self.contracts or self.handoff_to_human or self.signals)
+
+    def hands_to_human(self, target: str, agent: str | None) -> bool:
+        """Whether a handoff to `target` (a tool or agent name) by `agent` reaches a person."""
+        if target in self.handoff_to_human:
+            return True
+        contract = self.for_agent(agent)
+        return contract is not None and target in contract.handoff_to_human
 
     def for_agent(self, name: str | None) -> Contract | None:
         """The contract for an agent name; a span without a name gets only the `*` default."""
@@ -142,8 +169,18 @@ def parse_contracts(node: Node | None, path: str, problems: Problems) -> Contrac
         return Contracts(())
     agents: list[Contract] = []
     found = False
+    humans: tuple[str, ...] = ()
+    signals: tuple[Signal, ...] = ()
     for key, key_node, value in pairs(path, node, problems):
         if key in _OTHER_KEYS:
+            continue
+        if key == "handoff_to_human":
+            found = True
+            humans = parse_names(path, value, problems, "'handoff_to_human'")
+            continue
+        if key == "signals":
+            found = True
+            signals = parse_signals(path, value, problems)
             continue
         if key != "agents":
             _unknown(problems, path, node=key_node, key=key, valid=_TOP_KEYS, what="the top level")
@@ -160,10 +197,10 @@ def parse_contracts(node: Node | None, path: str, problems: Problems) -> Contrac
         problems.add(
             origin_of(path, node),
             "CONTRACT_MISSING_KEY",
-            "contracts need an 'agents:' mapping",
+            "a contracts file needs 'agents:', 'handoff_to_human:' or 'signals:'",
             "write 'agents:' with one entry per agent name (or '*')",
         )
-    return Contracts(tuple(agents))
+    return Contracts(tuple(agents), handoff_to_human=humans, signals=signals)
 
 
 def _agent(
@@ -180,8 +217,10 @@ def _agent(
         return None
     values: dict[str, object] = {}
     for key, key_node, value in pairs(path, body, problems):
-        if key == "owner":
-            values["owner"] = _string(path, value, problems, f"'{name}' owner")
+        if key in ("owner", "workflow"):
+            values[key] = _string(path, value, problems, f"'{name}' {key}")
+        elif key == "handoff_to_human":
+            values[key] = parse_names(path, value, problems, f"'{name}' handoff_to_human")
         elif key == "tools":
             values.update(_section(path, value, problems, _TOOLS_KEYS, f"'{name}' tools"))
         elif key == "budget":

@@ -20,7 +20,6 @@ from spansift.rules._yaml import Problems, did_you_mean
 from spansift.rules.compile import CompiledRule, Compiler
 from spansift.rules.contracts import Contract, Contracts, load_contracts
 from spansift.rules.load import load_pack
-from spansift.rules.trace import contract_agent
 
 _NO_CONTRACT: Mapping[str, AttrValue] = {}
 
@@ -124,39 +123,43 @@ class RuleSet:
                 self.errors_by_rule[rule.id] = self.errors_by_rule.get(rule.id, 0) + 1
         return out
 
-    def match_trace(
+    def match_records(
         self, records: Sequence[SpanRecord], scope: str
     ) -> list[tuple[Match, SpanRecord]]:
-        """Trace (or run) rules over the spans of one trace (or run). Pure; never raises.
+        """The rules of one scope over resolved records (see `spansift.runs`). Pure; never raises.
 
-        Returns each match with its anchor span, whose fields carry the trace's agent
-        and the aggregate's values (`count`, `sum`, `limit`, `missing`).
+        Span rules judge each record with the contract of its agent in effect. Trace and
+        run rules aggregate per agent in effect, so each agent answers to its own contract;
+        each match comes with its anchor record, whose fields carry the aggregate's values
+        (`count`, `sum`, `limit`, `missing`).
         """
+        if scope == "span":
+            return [(m, r) for r in records for m in self.match(r.fields)]
         rules = self.trace_rules if scope == "trace" else self.run_rules
         if not rules or not records:
             return []
-        agent = contract_agent(records)
-        try:
-            contract, cfields = self.contracts.lookup(agent)
-        except Exception:  # a hostile agent name must not stop the pipeline
-            self.runtime_errors += 1
-            contract, cfields = None, _NO_CONTRACT
-        ordered = sorted(records, key=lambda r: (r.span.start_ns, r.span.span_id))
+        by_agent: dict[object, list[SpanRecord]] = {}
+        for record in records:
+            by_agent.setdefault(record.fields.get("agent.name"), []).append(record)
         out: list[tuple[Match, SpanRecord]] = []
-        for rule in rules:
-            if rule.aggregate is None:
-                continue
+        for agent, members in by_agent.items():
             try:
-                for anchor, extra in rule.aggregate.run(ordered, rule.hits, cfields):
-                    # A tool span often does not name its agent; the trace's agent stands in.
-                    fields = {"agent.name": agent, **anchor.fields, **extra}
-                    if fields["agent.name"] is None:
-                        del fields["agent.name"]
-                    found = self._match(rule, fields, cfields, contract)
-                    out.append((found, SpanRecord(anchor.span, fields)))
-            except Exception:  # counted and skipped, see module docstring
+                contract, cfields = self.contracts.lookup(agent)
+            except Exception:  # a hostile agent name must not stop the pipeline
                 self.runtime_errors += 1
-                self.errors_by_rule[rule.id] = self.errors_by_rule.get(rule.id, 0) + 1
+                contract, cfields = None, _NO_CONTRACT
+            ordered = sorted(members, key=lambda r: (r.span.start_ns, r.span.span_id, r.item))
+            for rule in rules:
+                if rule.aggregate is None:
+                    continue
+                try:
+                    for anchor, extra in rule.aggregate.run(ordered, rule.hits, cfields):
+                        fields = {**anchor.fields, **extra}
+                        found = self._match(rule, fields, cfields, contract)
+                        out.append((found, SpanRecord(anchor.span, fields, anchor.item)))
+                except Exception:  # counted and skipped, see module docstring
+                    self.runtime_errors += 1
+                    self.errors_by_rule[rule.id] = self.errors_by_rule.get(rule.id, 0) + 1
         return out
 
     def explain(self, rule_id: str) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from spansift.model import AttrValue, Fields, SpanRecord
 from spansift.rules.operators import key_of, number_of
@@ -154,12 +153,3 @@ def _matches(
 
 def _shown(value: float) -> int | float:
     return int(value) if float(value).is_integer() else round(value, 3)
-
-
-def contract_agent(records: Sequence[SpanRecord]) -> Any:
-    """The agent whose contract a trace or run answers to: the first one named, by start."""
-    for record in sorted(records, key=lambda r: r.span.start_ns):
-        name = record.fields.get("agent.name")
-        if name is not None:
-            return name
-    return None

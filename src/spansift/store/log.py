@@ -27,7 +27,7 @@ from spansift.store.migrations import migrate
 from spansift.store.rows import (
     COLUMN_NAMES,
     COLUMNS,
-    exception_id,
+    hit_id,
     hit_row,
     trace_span_row,
     utc_from_ns,
@@ -121,7 +121,7 @@ class ExceptionLog:
             kind = hit.match.contain
             if kind is None:
                 continue
-            row_id = exception_id(hit.match.rule_id, hit.span.trace_id, hit.span.span_id)
+            row_id = hit_id(hit)
             target = hit.fields.get("agent.name" if kind == "agent" else "workflow")
             if (row_id,) not in new_rows or not isinstance(target, str):
                 continue
@@ -156,7 +156,7 @@ class ExceptionLog:
             rows.setdefault(row[0], row)
         covered = self._covered(list(rows.values()))
         for hit in hits:
-            row_id = exception_id(hit.match.rule_id, hit.span.trace_id, hit.span.span_id)
+            row_id = hit_id(hit)
             if row_id in covered:
                 continue
             for span in (hit.span, *hit.context):

@@ -40,10 +40,17 @@ COLUMNS = (
 COLUMN_NAMES = tuple(name for name, _ in COLUMNS)
 
 
-def exception_id(rule_id: str, trace_id: str, span_id: str) -> str:
-    """Deterministic row id: the same rule on the same span always gives the same id."""
-    key = f"{rule_id}\x1f{trace_id}\x1f{span_id}".encode()
-    return hashlib.sha256(key).hexdigest()[:32]
+def exception_id(rule_id: str, trace_id: str, span_id: str, item: str = "") -> str:
+    """Deterministic row id: the same rule on the same span (and item) always gives the same id."""
+    key = f"{rule_id}\x1f{trace_id}\x1f{span_id}"
+    if item:
+        key += f"\x1f{item}"
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def hit_id(hit: Hit) -> str:
+    """The row id of a hit."""
+    return exception_id(hit.match.rule_id, hit.span.trace_id, hit.span.span_id, hit.item)
 
 
 def utc_from_ns(ns: int) -> datetime:
@@ -65,7 +72,7 @@ def hit_row(hit: Hit, detected_at: datetime, span_json_text: str | None = None) 
     """The `exception_rows` row of a hit, in `COLUMN_NAMES` order."""
     match, span, fields = hit.match, hit.span, hit.fields
     return (
-        exception_id(match.rule_id, span.trace_id, span.span_id),
+        hit_id(hit),
         utc_from_ns(span.end_ns or span.start_ns),
         detected_at,
         _text(fields.get("workflow")),

@@ -1,0 +1,184 @@
+"""The run model: the records of a trace or run, attributed and resolved, as rules see them.
+
+`resolve` is pure: span records in (canonical fields from normalization), records
+out, in start order, with
+- `agent.name` the agent in effect and `workflow` the trace's (see `attribution`);
+- tool outcomes corrected by what the model was shown, calls seen only in messages
+  as records of their own, gates matched to their decisions, `tool.approval` on
+  every execution (see `calls`);
+- handoffs marked `handoff.human` when they reach a person (the contract's
+  `handoff_to_human`, or a target named as one);
+- a signal carried up the tree by an error (a limit, a tripwire, a missing tool)
+  kept only on the deepest span that shows it, and an unknown tool reported once.
+
+`final` says the run is over: a gate still waiting is then `pending`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from spansift.model import AttrValue, SpanRecord
+from spansift.rules.contracts import Contracts
+from spansift.runs import calls
+from spansift.runs.attribution import agents_in_effect, key_of, workflows
+
+Fields = dict[str, AttrValue]
+# Fields a record made from a message copies from the span it is anchored on.
+_CONTEXT = ("agent.name", "workflow", "session.id", "user.id", "service.name", "run.id", "step")
+# Signals an error carries up the tree: reported where they happened, not at every parent.
+_BUBBLING = ("limit.exceeded", "guardrail.result", "tool.unknown")
+_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+_HUMAN_WORDS = frozenset({"human", "humans", "person", "people", "operator", "operators"})
+_HANDOFF_VERBS = frozenset({"escalate", "transfer", "handoff", "hand", "route", "forward"})
+
+
+def resolve(
+    records: Sequence[SpanRecord], contracts: Contracts, *, final: bool
+) -> list[SpanRecord]:
+    """The records rules evaluate: every span's, attributed and resolved, plus message calls."""
+    base = sorted(
+        (r for r in records if not r.item), key=lambda r: (r.span.start_ns, r.span.span_id)
+    )
+    fields: list[Fields] = [dict(r.fields) for r in base]
+    agents = agents_in_effect(base)
+    flows = workflows(base, agents, contracts)
+    for record, f in zip(base, fields, strict=True):
+        agent = agents.get(key_of(record))
+        if agent is not None:
+            f["agent.name"] = agent
+        workflow = flows.get(record.span.trace_id)
+        if workflow is not None:
+            f["workflow"] = workflow
+    _drop_bubbled(base, fields)
+
+    seen = calls.results(base)
+    calls.correct_outcomes(fields, seen)
+    out = list(base)
+    items = [""] * len(base)
+    for anchor, item, extra in calls.message_calls(base, seen, calls.proposals(base)):
+        f = {k: fields[anchor][k] for k in _CONTEXT if k in fields[anchor]}
+        f["span.name"] = base[anchor].span.name
+        f.update(extra)
+        out.append(base[anchor])
+        fields.append(f)
+        items.append(item)
+
+    for anchor, item, extra in _split_decisions(fields[: len(base)]):
+        f = {k: fields[anchor][k] for k in _CONTEXT if k in fields[anchor]}
+        f["span.name"] = base[anchor].span.name
+        f["span.kind"] = "gate"
+        f.update(extra)
+        out.append(base[anchor])
+        fields.append(f)
+        items.append(item)
+
+    gate_list = calls.gates(out, fields, seen)
+    calls.apply_gates(gate_list, fields, final=final)
+    calls.approvals(out, fields, gate_list)
+    for f in fields:
+        _handoff(f, contracts)
+    _report_unknown_once(fields)
+    return [
+        SpanRecord(record.span, f, item) for record, f, item in zip(out, fields, items, strict=True)
+    ]
+
+
+_GATE_LISTS = ("gate.decision", "gate.tool", "gate.call_id", "gate.approver", "gate.reason")
+
+
+def _split_decisions(fields: list[Fields]) -> list[tuple[int, str, Fields]]:
+    """One record per decision where a span carries several (a resume answering many calls).
+
+    Normalizers give parallel tuples (`gate.decision`, `gate.tool`, `gate.call_id`, ...);
+    the span keeps none of them, each decision becomes a record of its own.
+    """
+    out: list[tuple[int, str, Fields]] = []
+    for index, f in enumerate(fields):
+        decisions = f.get("gate.decision")
+        if not isinstance(decisions, tuple):
+            continue
+        lists = {name: f.pop(name, None) for name in _GATE_LISTS}
+        for n, decision in enumerate(decisions):
+            extra: Fields = {"gate.decision": decision}
+            for name, values in lists.items():
+                if (
+                    name != "gate.decision"
+                    and isinstance(values, tuple)
+                    and n < len(values)
+                    and values[n] not in (None, "")
+                ):
+                    extra[name] = values[n]
+            out.append((index, f"decision:{n}", extra))
+    return out
+
+
+def _drop_bubbled(records: Sequence[SpanRecord], fields: list[Fields]) -> None:
+    index = {key_of(r): i for i, r in enumerate(records)}
+    drop: dict[int, set[str]] = {}
+    for i, record in enumerate(records):
+        parent_id = record.span.parent_span_id
+        parent = index.get((record.span.trace_id, parent_id)) if parent_id else None
+        if parent is None:
+            continue
+        for name in _BUBBLING:
+            value = fields[i].get(name)
+            if value is not None and value != "passed" and fields[parent].get(name) == value:
+                drop.setdefault(parent, set()).add(name)
+    for i, names in drop.items():
+        for name in names:
+            fields[i].pop(name, None)
+            if name == "guardrail.result":
+                fields[i].pop("guardrail.triggered", None)
+
+
+def _words(name: str) -> set[str]:
+    return {w.lower() for w in _WORDS.findall(name)}
+
+
+def looks_human(target: str, *, tool: bool) -> bool:
+    """Whether a handoff target (an agent) or a tool's name says it reaches a person."""
+    words = _words(target)
+    if not words & _HUMAN_WORDS:
+        return False
+    return not tool or bool(words & _HANDOFF_VERBS)
+
+
+def _handoff(f: Fields, contracts: Contracts) -> None:
+    agent = f.get("agent.name")
+    by = agent if isinstance(agent, str) else None
+    target = f.get("handoff.to")
+    if isinstance(target, str) and target:
+        if by is not None and by != target:
+            f.setdefault("handoff.from", by)
+        human = contracts.hands_to_human(target, by) or looks_human(target, tool=False)
+        f["handoff.human"] = human
+        return
+    tool = f.get("tool.name")
+    if (
+        f.get("span.kind") == "tool"
+        and isinstance(tool, str)
+        and f.get("tool.outcome") in calls.EXECUTED
+        and (contracts.hands_to_human(tool, by) or looks_human(tool, tool=True))
+    ):
+        f["handoff.to"] = tool
+        f["handoff.human"] = True
+        if by is not None:
+            f.setdefault("handoff.from", by)
+
+
+def _report_unknown_once(fields: list[Fields]) -> None:
+    """A missing tool the framework reported on its tool span is not reported again."""
+    missing = {f.get("tool.name") for f in fields if f.get("tool.outcome") == "not_found"} - {None}
+    if not missing:
+        return
+    for f in fields:
+        unknown = f.get("tool.unknown")
+        if f.get("span.kind") == "tool" or not isinstance(unknown, tuple):
+            continue
+        rest = tuple(n for n in unknown if n not in missing)
+        if rest:
+            f["tool.unknown"] = rest
+        else:
+            del f["tool.unknown"]
