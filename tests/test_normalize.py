@@ -16,6 +16,7 @@ def _fields(
     name: str = "span",
     events: tuple[Event, ...] = (),
     status: StatusCode = StatusCode.UNSET,
+    scope: str = "",
     **attributes: object,
 ) -> dict:
     return canonical_fields(
@@ -26,6 +27,7 @@ def _fields(
         resource={},
         events=events,
         duration_ns=0,
+        scope=scope,
     )
 
 
@@ -106,11 +108,12 @@ def test_langgraph_thread_id_in_metadata_is_the_session() -> None:
 
 def _oi_tool(status: StatusCode, **attributes: object) -> dict:
     tool = {"openinference.span.kind": "TOOL", "tool.name": "refund_order"}
-    return _fields("refund_order", status=status, **tool, **attributes)
+    scope = "openinference.instrumentation.openai_agents"
+    return _fields("refund_order", status=status, scope=scope, **tool, **attributes)
 
 
 def test_tool_span_with_input_and_no_output_waits_at_a_gate() -> None:
-    """An OpenInference tool span that got input but produced no output did not run: it waits."""
+    """An Agents SDK function span that got input but no output did not run: it waits."""
     pending = _oi_tool(StatusCode.OK, **{"input.value": "{}"})
     assert (pending["gate.decision"], pending["gate.name"]) == ("requested", "refund_order")
     assert pending["tool.outcome"] == "pending"

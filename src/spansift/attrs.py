@@ -25,6 +25,7 @@ GEN_AI_PROVIDER = "gen_ai.provider.name"
 GEN_AI_SYSTEM_OLD = "gen_ai.system"  # before gen_ai.provider.name
 GEN_AI_AGENT_CALL_ID = "gen_ai.agent.call.id"  # pydantic-ai's run id
 GEN_AI_INPUT_MESSAGES = "gen_ai.input.messages"
+GEN_AI_FINISH_REASONS = "gen_ai.response.finish_reasons"
 GEN_AI_OUTPUT_MESSAGES = "gen_ai.output.messages"
 GEN_AI_GUARDRAIL_NAME = "gen_ai.guardrail.name"
 GEN_AI_GUARDRAIL_VERDICT = "gen_ai.guardrail.verdict.type"
@@ -163,6 +164,7 @@ CANONICAL_FIELDS = (
     "gate.name",
     "gate.tool",
     "gate.call_id",
+    "gate.id",
     "gate.decision",
     "gate.approver",
     "gate.justification",
@@ -196,12 +198,12 @@ CLOSED_VALUES: dict[str, frozenset[str]] = {
     "status": frozenset({"ok", "error", "unset"}),
     "tool.type": frozenset({"function", "mcp", "handoff", "agent", "builtin"}),
     "tool.outcome": frozenset({"ok", "error", "handled_error", "not_found", "denied", "pending"}),
-    "tool.result_outcomes": frozenset({"ok", "error", "denied"}),
-    "tool.approval": frozenset({"approved", "none"}),
+    "tool.result_outcomes": frozenset({"ok", "error", "not_found", "denied"}),
+    "tool.approval": frozenset({"approved", "none", "unknown"}),
     "guardrail.result": frozenset({"passed", "blocked", "modified", "warned"}),
     "policy.decision": frozenset({"allow", "deny"}),
     "gate.decision": frozenset(
-        {"requested", "approved", "denied", "edited", "escalated", "expired", "pending"}
+        {"requested", "approved", "denied", "edited", "escalated", "expired", "answered", "pending"}
     ),
     "human.decision": frozenset({"accepted", "rejected", "edited"}),
     "limit.exceeded": frozenset(

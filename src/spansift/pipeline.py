@@ -16,6 +16,7 @@ given, so callers (and tests) decide when traces close. One thread at a time.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 # Spans kept as evidence beside one exception of a run (a run can be long).
 MAX_CONTEXT_SPANS = 500
+MAX_LINKED_CALLS = 100_000
 RecordKey = tuple[str, str, str]
 
 
@@ -63,6 +65,8 @@ class Pipeline:
         self._signals = ruleset.contracts.signals
         self.assembler = Assembler(limits)
         self._losses = (0, 0, 0)
+        # Tool call id -> the run it was seen in, so a resume with no session finds its run.
+        self._call_runs: OrderedDict[str, str] = OrderedDict()
 
     # -- input -----------------------------------------------------------------
 
@@ -127,23 +131,53 @@ class Pipeline:
         """Judge closed traces (with their runs so far), then the runs that closed."""
         out: list[Hit] = []
         contracts = self.ruleset.contracts
+        # In the order they happened, so a pause is held before the trace resuming it closes.
+        traces = sorted(traces, key=_started)
         for trace in traces:
-            run_key = _run_key(trace.records)
+            calls = _call_ids(trace.records)
+            run_key = _run_key(trace.records) or self._linked_run(calls)
             run = self.assembler.run(run_key) if run_key is not None else None
             # A reopened trace is already in its run: judge its records once, as they are now.
             prior = [r for r in run.records if r.span.trace_id != trace.key] if run else []
-            resolved = resolve([*prior, *trace.records], contracts, final=run_key is None)
-            out.extend(self._judge(resolved, trace, run, trace_id=trace.key))
+            # Not final: a trace with no session and no open gate is finished either way.
+            resolved = resolve([*prior, *trace.records], contracts, final=False)
+            if run_key is None and _waiting(resolved):
+                # A pause with no session to tie the resume to: hold the trace as a run of its
+                # own, joined by the calls a later trace answers, and judge it when that closes.
+                run_key = f"~{trace.key}"
+            else:
+                out.extend(self._judge(resolved, trace, run, trace_id=trace.key))
             if run_key is not None:
+                self._link(calls, run_key)
                 self.assembler.join_run(trace, run_key, now)
                 joined = self.assembler.run(run_key)
                 if joined is not None:
                     joined.resolved = {_key(r): dict(r.fields) for r in resolved}
         for run in closed_runs():
             resolved = resolve(run.records, contracts, final=True)
+            if run.key.startswith("~"):
+                # A held pause nobody answered: judged only now, as a whole.
+                out.extend(self._judge(resolved, None, run, trace_id=None, everything=True))
+                continue
             out.extend(self._judge(resolved, None, run, trace_id=None))
         self._count(0, out)
         return out
+
+    def _linked_run(self, calls: set[str]) -> str | None:
+        """The open run a trace belongs to by the tool calls it shares with it (a resume)."""
+        for call in calls:
+            key = self._call_runs.get(call)
+            if key is not None and self.assembler.run(key) is not None:
+                return key
+        return None
+
+    def _link(self, calls: set[str], run_key: str) -> None:
+        links = self._call_runs
+        for call in calls:
+            links[call] = run_key
+            links.move_to_end(call)
+        while len(links) > MAX_LINKED_CALLS:
+            links.popitem(last=False)
 
     def _judge(
         self,
@@ -152,10 +186,11 @@ class Pipeline:
         run: Group | None,
         *,
         trace_id: str | None,
+        everything: bool = False,
     ) -> list[Hit]:
         """Rules over resolved records: span rules on what is new or changed, then aggregates."""
         ruleset = self.ruleset
-        before = run.resolved if run is not None else {}
+        before = run.resolved if run is not None and not everything else {}
         fresh = [
             r for r in resolved if r.span.trace_id == trace_id or before.get(_key(r)) != r.fields
         ]
@@ -196,6 +231,28 @@ def _context(spans: tuple[Span, ...], anchor: Span) -> tuple[Span, ...]:
     same = [s for s in spans if s is not anchor and s.trace_id == anchor.trace_id]
     other = [s for s in spans if s.trace_id != anchor.trace_id]
     return tuple((same + other)[:MAX_CONTEXT_SPANS])
+
+
+def _started(trace: Group) -> int:
+    return min((r.span.start_ns for r in trace.records), default=0)
+
+
+def _call_ids(records: list[SpanRecord]) -> set[str]:
+    """Tool call ids a trace mentions: ran, proposed, answered or held at a gate."""
+    out: set[str] = set()
+    for record in records:
+        f = record.fields
+        for name in ("tool.call_id", "tool.proposed_ids", "tool.result_ids", "gate.call_id"):
+            value = f.get(name)
+            for item in value if isinstance(value, tuple) else (value,):
+                if isinstance(item, str) and item:
+                    out.add(item)
+    return out
+
+
+def _waiting(records: Sequence[SpanRecord]) -> bool:
+    """Whether a gate is still open among resolved records (of a run that is not final)."""
+    return any(r.fields.get("gate.decision") == "requested" for r in records)
 
 
 def _run_key(records: list[SpanRecord]) -> str | None:

@@ -16,8 +16,18 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from spansift import attrs as a
-from spansift.model import Attributes, AttrValue, Event, Signal, Span, StatusCode
-from spansift.normalize import frameworks, genai, openinference, signals, spansift
+from spansift.model import Attributes, AttrValue, Event, Signal, Span, SpanRecord, StatusCode
+from spansift.normalize import (
+    frameworks,
+    genai,
+    langchain,
+    openai_agents,
+    openinference,
+    pydantic_ai,
+    signals,
+    spansift,
+    vercel_ai,
+)
 from spansift.normalize._prefilter import (
     CONTRACT,
     DIRECT_KEYS,
@@ -46,6 +56,7 @@ __all__ = [
     "fields_of",
     "name_fields",
     "prefilter_of",
+    "refine",
 ]
 
 _STATUS = {StatusCode.UNSET: "unset", StatusCode.OK: "ok", StatusCode.ERROR: "error"}
@@ -62,6 +73,7 @@ def fields_of(span: Span, signals: Sequence[Signal] = ()) -> dict[str, AttrValue
         events=span.events,
         duration_ns=span.end_ns - span.start_ns,
         signals=signals,
+        scope=span.scope,
     )
 
 
@@ -75,6 +87,7 @@ def canonical_fields(
     events: Iterable[Event],
     duration_ns: int,
     signals: Sequence[Signal] = (),
+    scope: str = "",
 ) -> dict[str, AttrValue]:
     """Raw attributes plus canonical fields; canonical names win where both exist.
 
@@ -97,9 +110,6 @@ def canonical_fields(
     openinference.read(out, get, attributes)
     frameworks.read_traceloop(out, get, name, kind)
     frameworks.read_pydantic_ai(out, get)
-    frameworks.read_unfinished_tool(out, get)
-    if kind == "other":
-        frameworks.read_langgraph_resume(out, get)
     if kind == "handoff":
         set_first(out, "handoff.to", frameworks.name_handoff(name))
     _unknown_proposals(out)
@@ -119,6 +129,15 @@ def canonical_fields(
         _read_event(out, event)
     if names:
         out["span.events"] = tuple(names)
+    # Instrumentations whose shapes say more than the conventions they follow.
+    if scope == langchain.SCOPE:
+        langchain.read(out, get, name, tuple(events))
+    elif scope == openai_agents.SCOPE:
+        openai_agents.read(out, get)
+    elif scope == pydantic_ai.SCOPE:
+        pydantic_ai.read(out, get, name)
+    elif scope == vercel_ai.SCOPE:
+        vercel_ai.read(out, get, name)
     if signals:
         signals_apply(out, get, signals)
     _derive(out)
@@ -192,3 +211,17 @@ def _read_event(out: dict[str, AttrValue], event: Event) -> None:
             genai.read_event(out, event)
     else:
         genai.read_event(out, event)
+
+
+def refine(records: Sequence[SpanRecord], fields: list[dict[str, AttrValue]]) -> None:
+    """Trace-level readings of instrumentations whose signals only the tree shows.
+
+    `fields[i]` belongs to `records[i]` and is changed in place (the run model's copy).
+    """
+    scopes = {r.span.scope for r in records}
+    if langchain.SCOPE in scopes:
+        langchain.refine(records, fields)
+    if pydantic_ai.SCOPE in scopes:
+        pydantic_ai.refine(records, fields)
+    if vercel_ai.SCOPE in scopes or vercel_ai.SCOPE_OTEL in scopes:
+        vercel_ai.refine(records, fields)

@@ -15,7 +15,9 @@ Out = dict[str, AttrValue]
 # Texts frameworks use when the model asked for a tool that does not exist:
 # pydantic-ai's retry prompt, LangGraph's ToolNode, the OpenAI Agents SDK.
 UNKNOWN_TOOL_TEXT = re.compile(
-    r"unknown tool|tool not found|is not a valid tool|no tool named|tool \S+ not found", re.I
+    r"unknown tool|tool not found|is not a valid tool|no tool named|tool \S+ not found"
+    r"|unavailable tool|tool does not exist|requested tool does not exist|no such tool",
+    re.I,
 )
 _UNKNOWN_TOOL_NAME = re.compile(
     r"unknown tool name: '(?P<a>[^']+)'"
@@ -130,31 +132,57 @@ def verdict(out: Out, name: Any, label: Any, *, human: bool) -> None:
 def args_digest(value: Any) -> str | None:
     """A short digest of a call's arguments: equal for equal arguments, never their content.
 
-    JSON text is compared by value (key order and spacing do not matter).
+    JSON text is compared by value (key order and spacing do not matter). A digest of an
+    argument object starts with "o", of anything else (a bare value) with "v": only two
+    object digests say whether the same call was made with other arguments.
     """
     if value is None or value == "":
         return None
-    if isinstance(value, str):
-        parsed = parse_json(value)
-        text = value if parsed is None else json.dumps(parsed, sort_keys=True, default=str)
-    else:
-        text = json.dumps(value, sort_keys=True, default=str)
-    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+    parsed = parse_json(value) if isinstance(value, str) else value
+    kind = "o" if isinstance(parsed, Mapping) else "v"
+    text = value if parsed is None else json.dumps(parsed, sort_keys=True, default=str)
+    return kind + hashlib.blake2b(str(text).encode(), digest_size=8).hexdigest()
 
 
 # A tool result the model was shown that reports a failure: an object with an error key,
 # or a text that starts by saying so (LangGraph's ToolNode, most hand-written tool loops).
 _ERROR_TEXT = re.compile(r"\s*(error|exception|traceback|failed|failure)\b", re.I)
 _ERROR_KEYS = frozenset({"error", "errors", "exception"})
+# A result telling the model a person (or the app's approval step) refused the call:
+# "Tool execution was not approved.", "The tool call was denied.", "User rejected the tool
+# call", "The operator declined this action." A tool's own "access denied" is not one.
+_PEOPLE = r"(user|human|operator|reviewer|approver|manager|admin|supervisor|person|customer)s?"
+_REFUSED = r"(declined|denied|rejected|refused|vetoed)"
+_DENIED_TEXT = re.compile(
+    rf"not approved|approval (was )?{_REFUSED}|\b{_PEOPLE}\b[^.]{{0,40}}\b{_REFUSED}\b"
+    rf"|\b{_REFUSED} by (the )?{_PEOPLE}\b|(tool )?call was {_REFUSED}|execution.denied"
+    r"|rejected by the approver|without approval",
+    re.I,
+)
 
 
 def result_outcome(content: Any) -> str:
-    """`error` when a tool result the model saw reports a failure, else `ok`."""
+    """What a tool result the model saw says: `error`, `not_found`, `denied`, else `ok`."""
     if isinstance(content, Mapping):
+        for key in ("error", "errors", "exception", "message", "text"):
+            text = content.get(key)
+            if isinstance(text, str) and key in _ERROR_KEYS | {"text"}:
+                found = result_outcome(text)
+                if found in ("not_found", "denied"):
+                    return found
         if _ERROR_KEYS & set(content) or content.get("isError") is True:
             return "error"
         status = content.get("status")
-        return "error" if isinstance(status, str) and status.lower() == "error" else "ok"
+        if isinstance(status, str) and status.lower() == "error":
+            return "error"
+        if content.get("type") in ("execution-denied", "execution_denied"):
+            return "denied"
+        text = content.get("text")  # an MCP text part
+        return (
+            result_outcome(text)
+            if content.get("type") == "text" and isinstance(text, str)
+            else "ok"
+        )
     if isinstance(content, list):
         return "ok"
     if not isinstance(content, str):
@@ -164,6 +192,10 @@ def result_outcome(content: Any) -> str:
         parsed = parse_json(text)
         if parsed is not None:
             return result_outcome(parsed)
+    if UNKNOWN_TOOL_TEXT.search(text[:500]):
+        return "not_found"
+    if _DENIED_TEXT.search(text[:500]):
+        return "denied"
     return "error" if _ERROR_TEXT.match(text) else "ok"
 
 

@@ -18,7 +18,6 @@ from spansift.normalize._util import (
     UNKNOWN_TOOL_TEXT,
     Out,
     add_unknown,
-    parse_json,
     set_first,
     unknown_tool_name,
 )
@@ -101,23 +100,6 @@ def read_pydantic_ai(out: Out, get: Any) -> None:
         out["tool.outcome"] = "pending"
 
 
-def read_unfinished_tool(out: Out, get: Any) -> None:
-    """An OpenInference tool span with input but no output, not failed, never ran to the end.
-
-    The OpenAI Agents SDK ends the function span of a call that waits for approval that
-    way (and a rejected call on resume leaves no span at all), so the call is a pending
-    gate, not an execution that could bypass one.
-    """
-    if out.get("span.kind") != "tool" or out.get("status") == "error":
-        return
-    if get(a.OI_SPAN_KIND) is None or get(a.OI_INPUT_VALUE) is None:
-        return
-    if get(a.OI_OUTPUT_VALUE) is None:
-        set_first(out, "gate.name", out.get("tool.name"))
-        set_first(out, "gate.decision", "requested")
-        out["tool.outcome"] = "pending"
-
-
 def read_exception_event(out: Out, event: Event) -> bool:
     """LangGraph interrupts (human-in-the-loop pauses) and limit errors; True when consumed."""
     ev = event.attributes
@@ -148,48 +130,3 @@ def read_governance(out: Out, get: Any) -> None:
     if policy is not None and out.get("guardrail.result") == "blocked":
         set_first(out, "policy.decision", "deny")
         set_first(out, "policy.name", policy)
-
-
-# LangGraph human-in-the-loop: the resumed graph's root span has the `Command` as input.
-_HITL_TYPES = {"approve": "approved", "edit": "edited", "reject": "denied", "respond": "denied"}
-_DECISION_KEYS = ("type", "decision", "action", "status", "approved", "approve")
-
-
-def _decision(value: Any) -> str | None:
-    """A gate decision from one resume value: a word, a boolean, or a small mapping."""
-    if isinstance(value, (str, bool)):
-        found = canonical_value("gate.decision", value)
-        return None if found == "requested" else found
-    if isinstance(value, dict):
-        for key in _DECISION_KEYS:
-            if key in value:
-                raw = value[key]
-                if isinstance(raw, str) and raw.lower() in _HITL_TYPES:
-                    return _HITL_TYPES[raw.lower()]
-                return _decision(raw)
-    return None
-
-
-def read_langgraph_resume(out: Out, get: Any) -> None:
-    """Decisions a resumed LangGraph run was given: `Command(resume=...)` on its root input."""
-    text = get(a.OI_INPUT_VALUE)
-    if not isinstance(text, str) or '"resume"' not in text or not text.startswith("{"):
-        return
-    command = parse_json(text)
-    if not isinstance(command, dict) or "resume" not in command:
-        return
-    resume = command["resume"]
-    values: list[Any]
-    if isinstance(resume, dict) and isinstance(resume.get("decisions"), list):
-        values = resume["decisions"]
-    elif isinstance(resume, dict) and resume and _decision(resume) is None:
-        values = list(resume.values())  # several interrupts answered at once, by id
-        if len(values) == 1 and isinstance(values[0], dict) and "decisions" in values[0]:
-            values = list(values[0]["decisions"])
-    else:
-        values = [resume]
-    decisions = tuple(d for d in map(_decision, values) if d is not None)
-    if len(decisions) == 1:
-        out["gate.decision"] = decisions[0]
-    elif decisions:
-        out["gate.decision"] = decisions

@@ -62,13 +62,25 @@ def read(out: Out, get: Any, name: str, kind: str) -> None:
     set_first(out, "user.id", get(a.ENDUSER_ID))
     set_first(out, "error.type", get(a.ERROR_TYPE))
     _usage(out, get)
+    reasons = get(a.GEN_AI_FINISH_REASONS)
+    if reasons is not None and "content_filter" in (
+        reasons if isinstance(reasons, tuple) else (reasons,)
+    ):
+        # The provider's content filter withheld the answer: a guardrail outside the app.
+        set_first(out, "guardrail.name", "content_filter")
+        set_first(out, "guardrail.result", "blocked")
     offered = _offered(get(a.GEN_AI_TOOL_DEFINITIONS))
     if offered:
         out["tool.offered"] = offered
     output = get(a.GEN_AI_OUTPUT_MESSAGES)
     if isinstance(output, str):
-        _proposed(out, parse_json(output))
+        parsed_output = parse_json(output)
+        _proposed(out, parsed_output)
+        if "tool_approval_request" in output:
+            _approval_requests(out, parsed_output)
     inputs = get(a.GEN_AI_INPUT_MESSAGES)
+    if isinstance(inputs, str) and "tool_approval_response" in inputs:
+        _approval_responses(out, parse_json(inputs))
     if isinstance(inputs, str) and "tool_call_response" in inputs:
         parsed = parse_json(inputs)
         _results(out, parsed)
@@ -130,6 +142,48 @@ def _proposed(out: Out, messages: Any) -> None:
         out["tool.proposed"] = tuple(names)
         out["tool.proposed_ids"] = tuple(ids)
         out["tool.proposed_args"] = tuple(digests)
+
+
+def _typed_parts(messages: Any, kind: str) -> list[Mapping[str, Any]]:
+    if not isinstance(messages, list):
+        return []
+    return [
+        part
+        for message in messages
+        for part in _parts(message)
+        if isinstance(part, Mapping) and part.get("type") == kind
+    ]
+
+
+def _approval_requests(out: Out, messages: Any) -> None:
+    """Calls a model turn held for approval (the AI SDK's `tool_approval_request` parts)."""
+    names = {
+        str(p.get("id")): str(p.get("name") or "") for p in _typed_parts(messages, "tool_call")
+    }
+    requests = _typed_parts(messages, "tool_approval_request")
+    if requests:
+        out["gate.decision"] = tuple("requested" for _ in requests)
+        out["gate.id"] = tuple(str(p.get("approval_id") or "") for p in requests)
+        out["gate.call_id"] = tuple(str(p.get("tool_call_id") or "") for p in requests)
+        out["gate.tool"] = tuple(names.get(str(p.get("tool_call_id")), "") for p in requests)
+
+
+def _approval_responses(out: Out, messages: Any) -> None:
+    """Approval answers a model turn was given (`tool_approval_response` parts)."""
+    asked = {
+        str(p.get("approval_id")): str(p.get("tool_call_id") or "")
+        for p in _typed_parts(messages, "tool_approval_request")
+    }
+    answers = [
+        p
+        for p in _typed_parts(messages, "tool_approval_response")
+        if isinstance(p.get("approved"), bool)
+    ]
+    if answers and "gate.decision" not in out:
+        out["gate.decision"] = tuple("approved" if p["approved"] else "denied" for p in answers)
+        out["gate.id"] = tuple(str(p.get("approval_id") or "") for p in answers)
+        out["gate.call_id"] = tuple(asked.get(str(p.get("approval_id")), "") for p in answers)
+        out["gate.reason"] = tuple(str(p.get("reason") or "") for p in answers)
 
 
 def _results(out: Out, messages: Any) -> None:

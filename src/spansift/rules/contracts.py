@@ -234,17 +234,8 @@ def _agent(
                 valid=_AGENT_KEYS,
                 what=f"contract '{name}'",
             )
-    allowed = values.get("allowed")
-    approval = values.get("require_approval") or ()
-    if isinstance(allowed, tuple) and isinstance(approval, tuple):
-        for tool in approval:
-            if tool not in allowed:
-                problems.add(
-                    origin,
-                    "CONTRACT_APPROVAL_NOT_ALLOWED",
-                    f"'{name}' requires approval for '{tool}', which is not in 'allowed'",
-                    f"add '{tool}' to tools.allowed or remove it from require_approval",
-                )
+    # A tool may need approval and be outside `allowed` at once: running it is then both a
+    # wrong tool and, without an approval, a bypass. Contracts say what must hold, not how.
     return Contract(agent=name, origin=origin, **values)  # type: ignore[arg-type]
 
 

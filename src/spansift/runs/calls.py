@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 
 from spansift.model import AttrValue, SpanRecord
 
-FINAL = frozenset({"approved", "denied", "edited", "escalated", "expired"})
+# "answered": a person replied to a pause without approving or refusing anything.
+FINAL = frozenset({"approved", "denied", "edited", "escalated", "expired", "answered"})
 EXECUTED = frozenset({"ok", "error", "handled_error"})
 APPROVING = frozenset({"approved", "edited"})
 Fields = dict[str, AttrValue]
@@ -108,25 +109,33 @@ def message_calls(
 ) -> list[tuple[int, str, Fields]]:
     """Calls known only from messages, as (anchor record index, item, fields).
 
-    Only for runs with no tool span at all: where a stack records tool spans, a call
-    without one did not run (or ran where spansift cannot see it).
+    In a run with no tool span at all (a client library instrumented, the app running
+    its own tool loop), every result the model was shown is a call that ran. Where the
+    stack records tool spans, a call without one did not run; only an error result for it
+    is kept: the call failed before it could run (arguments the tool refused).
     """
-    if any(r.fields.get("span.kind") == "tool" for r in records):
-        return []
+    tool_spans = [r for r in records if r.fields.get("span.kind") == "tool"]
+    executed = {_str(r.fields.get("tool.call_id")) for r in tool_spans} - {None}
+    gated = {
+        call
+        for r in records
+        if r.fields.get("gate.decision") is not None
+        for call in (*_seq(r.fields.get("gate.call_id")), *_seq(r.fields.get("tool.call_id")))
+        if call
+    }
     unknown = {n for r in records for n in _seq(r.fields.get("tool.unknown"))}
     out: list[tuple[int, str, Fields]] = []
     for key, result in seen.items():
-        if result.outcome == "denied":
+        if result.outcome == "denied" or result.call_id in executed or result.call_id in gated:
             continue  # a refused call did not run; the gate reports it
+        if tool_spans and result.outcome not in ("error", "not_found"):
+            continue
         anchor, name, args = proposed.get(result.call_id, (result.seen_in, result.name, ""))
         name = name or result.name
-        if not name or name in unknown:
+        if not name or (name in unknown and result.outcome != "not_found"):
             continue  # a tool that does not exist never ran; unknown_tool reports it
-        extra: Fields = {
-            "span.kind": "tool",
-            "tool.name": name,
-            "tool.outcome": "handled_error" if result.outcome == "error" else "ok",
-        }
+        outcome = {"error": "handled_error", "not_found": "not_found"}.get(result.outcome, "ok")
+        extra: Fields = {"span.kind": "tool", "tool.name": name, "tool.outcome": outcome}
         if result.call_id:
             extra["tool.call_id"] = result.call_id
         if args:
@@ -146,18 +155,41 @@ def _handoff_target(tool: str) -> str | None:
     return None
 
 
+def denials(seen: dict[str, Result], proposed: Proposals) -> list[tuple[int, str, Fields]]:
+    """A refusal the model was told about ("not approved", "declined by the operator") is a
+    decision of its own, anchored where the model saw it: (record index, item, fields)."""
+    out: list[tuple[int, str, Fields]] = []
+    for key, result in seen.items():
+        if result.outcome != "denied":
+            continue
+        name = proposed.get(result.call_id, (0, result.name, ""))[1] or result.name
+        extra: Fields = {"span.kind": "gate", "gate.decision": "denied"}
+        if name:
+            extra["gate.tool"] = name
+        if result.call_id:
+            extra["gate.call_id"] = result.call_id
+        out.append((result.seen_in, f"denial:{key}", extra))
+    return out
+
+
 def gates(
-    records: Sequence[SpanRecord], fields: list[Fields], seen: dict[str, Result]
+    records: Sequence[SpanRecord],
+    fields: list[Fields],
+    seen: dict[str, Result],
+    proposed: Proposals | None = None,
 ) -> list[Gate]:
     """Every gate of the records, requests matched to their decisions in time order."""
     order = sorted(range(len(records)), key=lambda i: records[i].span.end_ns)
     found: list[Gate] = []
     by_call: dict[str, Gate] = {}
+    by_id: dict[str, Gate] = {}
     open_gates: list[Gate] = []
 
-    def match(tool: str | None, call_id: str | None) -> Gate | None:
+    def match(tool: str | None, call_id: str | None, gate_id: str | None) -> Gate | None:
         if call_id and call_id in by_call:
             return by_call[call_id]
+        if gate_id and gate_id in by_id:
+            return by_id[gate_id]
         for gate in open_gates:
             if tool is None or gate.tool is None or gate.tool == tool:
                 return gate
@@ -168,18 +200,26 @@ def gates(
         decision = _str(f.get("gate.decision"))
         call_id = _str(f.get("gate.call_id")) or _str(f.get("tool.call_id"))
         tool = _str(f.get("gate.tool"))  # a gate's name says nothing about the tool it holds
+        gate_id = _str(f.get("gate.id"))
         end = records[index].span.end_ns
         if decision == "requested":
             gate = by_call.get(call_id) if call_id else None
-            if gate is None:
-                gate = Gate(tool, call_id, request=index)
-                found.append(gate)
-                open_gates.append(gate)
-                if call_id:
-                    by_call[call_id] = gate
+            if gate is None and gate_id:
+                gate = by_id.get(gate_id)
+            if gate is not None:
+                if gate.request != index:
+                    gate.duplicates.append(index)  # the same pause, seen again further up
+                continue
+            gate = Gate(tool, call_id, request=index)
+            found.append(gate)
+            open_gates.append(gate)
+            if call_id:
+                by_call[call_id] = gate
+            if gate_id:
+                by_id[gate_id] = gate
             continue
         if decision in FINAL:
-            gate = match(tool, call_id)
+            gate = match(tool, call_id, gate_id)
             if gate is not None and gate.decision is not None:
                 if gate.decision == decision:
                     gate.duplicates.append(index)
@@ -190,7 +230,10 @@ def gates(
                 found.append(gate)
                 if call_id:
                     by_call[call_id] = gate
-            gate.decision, gate.decided_by, gate.decided_at = decision, index, end
+            # Known when its span started: a decision read from a resumed run's input
+            # precedes everything that run does.
+            start = records[index].span.start_ns
+            gate.decision, gate.decided_by, gate.decided_at = decision, index, start
             if gate in open_gates:
                 open_gates.remove(gate)
             continue
@@ -201,7 +244,16 @@ def gates(
             if gate is None:
                 gate = next((g for g in open_gates if g.tool == name and g.call_id is None), None)
             if gate is not None and gate.decision is None:
-                gate.decision, gate.decided_at = "approved", end
+                # Run with other arguments than the model proposed: a person edited the call.
+                before = (proposed or {}).get(call_id or "", (0, "", ""))[2]
+                after = _str(f.get("tool.args_digest"))
+                edited = bool(
+                    before.startswith("o") and after and after.startswith("o") and before != after
+                )
+                gate.decision, gate.decided_at = ("edited" if edited else "approved"), end
+                if edited:
+                    gate.decided_by = index
+                    f["gate.decision"] = "edited"
                 open_gates.remove(gate)
     # A result the model was shown for a call that waited at a gate and never ran (the
     # resumed run's input: a rejection message, ToolDenied) means the request was refused.
@@ -326,4 +378,7 @@ def approvals(records: Sequence[SpanRecord], fields: list[Fields], gate_list: li
         )
         if first_unnamed is not None and first_unnamed <= end:
             approved = True
-        f["tool.approval"] = "approved" if approved else "none"
+        if approved:
+            f["tool.approval"] = "approved"
+        elif f.get("tool.approval") != "unknown":  # a normalizer could not see gates here
+            f["tool.approval"] = "none"

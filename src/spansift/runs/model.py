@@ -20,6 +20,7 @@ import re
 from collections.abc import Sequence
 
 from spansift.model import AttrValue, SpanRecord
+from spansift.normalize import refine
 from spansift.rules.contracts import Contracts
 from spansift.runs import calls
 from spansift.runs.attribution import agents_in_effect, key_of, workflows
@@ -42,6 +43,8 @@ def resolve(
         (r for r in records if not r.item), key=lambda r: (r.span.start_ns, r.span.span_id)
     )
     fields: list[Fields] = [dict(r.fields) for r in base]
+    refine(base, fields)
+    base = [SpanRecord(r.span, f, r.item) for r, f in zip(base, fields, strict=True)]
     agents = agents_in_effect(base)
     flows = workflows(base, agents, contracts)
     for record, f in zip(base, fields, strict=True):
@@ -54,18 +57,16 @@ def resolve(
     _drop_bubbled(base, fields)
 
     seen = calls.results(base)
+    proposed = calls.proposals(base)
     calls.correct_outcomes(fields, seen)
     out = list(base)
     items = [""] * len(base)
-    for anchor, item, extra in calls.message_calls(base, seen, calls.proposals(base)):
-        f = {k: fields[anchor][k] for k in _CONTEXT if k in fields[anchor]}
-        f["span.name"] = base[anchor].span.name
-        f.update(extra)
-        out.append(base[anchor])
-        fields.append(f)
-        items.append(item)
-
-    for anchor, item, extra in _split_decisions(fields[: len(base)]):
+    made = [
+        *calls.message_calls(base, seen, proposed),
+        *calls.denials(seen, proposed),
+        *_split_decisions(fields[: len(base)]),
+    ]
+    for anchor, item, extra in made:
         f = {k: fields[anchor][k] for k in _CONTEXT if k in fields[anchor]}
         f["span.name"] = base[anchor].span.name
         f["span.kind"] = "gate"
@@ -74,18 +75,21 @@ def resolve(
         fields.append(f)
         items.append(item)
 
-    gate_list = calls.gates(out, fields, seen)
-    calls.apply_gates(gate_list, fields, final=final)
-    calls.approvals(out, fields, gate_list)
     for f in fields:
         _handoff(f, contracts)
+    _no_gates_for_people(fields, contracts)
+    gate_list = calls.gates(out, fields, seen, proposed)
+    calls.apply_gates(gate_list, fields, final=final)
+    calls.approvals(out, fields, gate_list)
     _report_unknown_once(fields)
     return [
         SpanRecord(record.span, f, item) for record, f, item in zip(out, fields, items, strict=True)
     ]
 
 
-_GATE_LISTS = ("gate.decision", "gate.tool", "gate.call_id", "gate.approver", "gate.reason")
+_GATE_LISTS = (
+    "gate.decision", "gate.tool", "gate.call_id", "gate.id", "gate.approver", "gate.reason",
+)  # fmt: skip
 
 
 def _split_decisions(fields: list[Fields]) -> list[tuple[int, str, Fields]]:
@@ -166,6 +170,19 @@ def _handoff(f: Fields, contracts: Contracts) -> None:
         f["handoff.human"] = True
         if by is not None:
             f.setdefault("handoff.from", by)
+
+
+def _no_gates_for_people(fields: list[Fields], contracts: Contracts) -> None:
+    """A pause while a person holds the conversation is their turn, not an approval request."""
+    people = {
+        f["handoff.to"] for f in fields if f.get("handoff.human") is True and "handoff.to" in f
+    } | set(contracts.handoff_to_human)
+    for f in fields:
+        agent = f.get("agent.name")
+        if f.get("gate.decision") == "requested" and (
+            agent in people or (isinstance(agent, str) and contracts.hands_to_human(agent, None))
+        ):
+            del f["gate.decision"]
 
 
 def _report_unknown_once(fields: list[Fields]) -> None:
