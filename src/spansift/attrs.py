@@ -52,6 +52,7 @@ OI_AGENT_NAME = "agent.name"
 OI_SESSION_ID = "session.id"
 OI_USER_ID = "user.id"
 OI_GRAPH_NODE_NAME = "graph.node.name"
+OI_GRAPH_NODE_ID = "graph.node.id"
 OI_PROMPT_TOKENS = "llm.token_count.prompt"
 OI_COMPLETION_TOKENS = "llm.token_count.completion"
 OI_TOTAL_TOKENS = "llm.token_count.total"
@@ -80,6 +81,9 @@ GEN_AI_GUARDRAIL_POLICY = "gen_ai.guardrail.policy.id"
 TRACELOOP_SPAN_KIND = "traceloop.span.kind"  # workflow | task | agent | tool
 TRACELOOP_ENTITY_NAME = "traceloop.entity.name"
 TRACELOOP_WORKFLOW = "traceloop.workflow.name"
+TRACELOOP_SESSION = "traceloop.association.properties.session_id"
+TRACELOOP_CONVERSATION = "traceloop.association.properties.conversation_id"
+TRACELOOP_USER = "traceloop.association.properties.user_id"
 LLM_TOTAL_TOKENS_OLD = "llm.usage.total_tokens"
 
 # spansift's own convention, for what no standard covers yet.
@@ -145,6 +149,7 @@ CANONICAL_FIELDS = (
     "tool.proposed",
     "tool.proposed_ids",
     "tool.proposed_args",
+    "tool.proposed_types",
     "tool.args_digest",
     "tool.approval",
     "tool.unknown",
@@ -198,7 +203,7 @@ CLOSED_VALUES: dict[str, frozenset[str]] = {
     "status": frozenset({"ok", "error", "unset"}),
     "tool.type": frozenset({"function", "mcp", "handoff", "agent", "builtin"}),
     "tool.outcome": frozenset({"ok", "error", "handled_error", "not_found", "denied", "pending"}),
-    "tool.result_outcomes": frozenset({"ok", "error", "not_found", "denied"}),
+    "tool.result_outcomes": frozenset({"ok", "error", "not_found", "denied", "blocked", "limited"}),
     "tool.approval": frozenset({"approved", "none", "unknown"}),
     "guardrail.result": frozenset({"passed", "blocked", "modified", "warned"}),
     "policy.decision": frozenset({"allow", "deny"}),

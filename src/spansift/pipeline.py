@@ -139,8 +139,8 @@ class Pipeline:
             run = self.assembler.run(run_key) if run_key is not None else None
             # A reopened trace is already in its run: judge its records once, as they are now.
             prior = [r for r in run.records if r.span.trace_id != trace.key] if run else []
-            # Not final: a trace with no session and no open gate is finished either way.
-            resolved = resolve([*prior, *trace.records], contracts, final=False)
+            # A trace with a session is judged as the run so far; one without is a whole run.
+            resolved = resolve([*prior, *trace.records], contracts, final=run_key is None)
             if run_key is None and _waiting(resolved):
                 # A pause with no session to tie the resume to: hold the trace as a run of its
                 # own, joined by the calls a later trace answers, and judge it when that closes.
@@ -153,6 +153,12 @@ class Pipeline:
                 joined = self.assembler.run(run_key)
                 if joined is not None:
                     joined.resolved = {_key(r): dict(r.fields) for r in resolved}
+                    if run is None:  # the run began with this trace: what it emitted counts
+                        joined.emitted.update(
+                            (h.match.rule_id, h.span.trace_id, h.span.span_id, h.item)
+                            for h in out
+                            if h.span.trace_id == trace.key
+                        )
         for run in closed_runs():
             resolved = resolve(run.records, contracts, final=True)
             if run.key.startswith("~"):
@@ -199,6 +205,11 @@ class Pipeline:
             mine = [r for r in resolved if r.span.trace_id == trace_id]
             found += ruleset.match_records(mine, "trace")
         found += ruleset.match_records(resolved, "run")
+        if run is not None:
+            emitted = run.emitted
+            keys = [(m.rule_id, r.span.trace_id, r.span.span_id, r.item) for m, r in found]
+            found = [f for f, k in zip(found, keys, strict=True) if k not in emitted]
+            emitted.update(keys)
         if not found:
             return []
         incomplete = _incomplete(trace, run)
@@ -251,8 +262,8 @@ def _call_ids(records: list[SpanRecord]) -> set[str]:
 
 
 def _waiting(records: Sequence[SpanRecord]) -> bool:
-    """Whether a gate is still open among resolved records (of a run that is not final)."""
-    return any(r.fields.get("gate.decision") == "requested" for r in records)
+    """Whether a gate was left open (pending) among a finished run's resolved records."""
+    return any(r.fields.get("gate.decision") == "pending" for r in records)
 
 
 def _run_key(records: list[SpanRecord]) -> str | None:

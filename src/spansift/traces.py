@@ -49,6 +49,8 @@ class Group:
     records: list[SpanRecord] = field(default_factory=list)
     # A run's records as last resolved, by (trace, span, item): what changed is judged again.
     resolved: dict[tuple[str, str, str], dict[str, AttrValue]] = field(default_factory=dict)
+    # Rows a run already produced, by (rule, trace, span, item): judged again, not again emitted.
+    emitted: set[tuple[str, str, str, str]] = field(default_factory=set)
     span_ids: set[str] = field(default_factory=set)  # a replayed span is not counted twice
     keys: set[tuple[str, str]] = field(default_factory=set)  # (trace, span) ids held by a run
     root_ended: bool = False

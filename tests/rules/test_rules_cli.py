@@ -104,7 +104,8 @@ def test_explain(runner: CliRunner) -> None:
     assert result.exit_code == 0
     assert result.output == (
         "span.kind == tool && tool.outcome in [ok, error, handled_error] && tool.name not in "
-        "contract.tools.allowed && !(tool.type in [handoff, agent] || handoff.human == true)\n"
+        "contract.tools.allowed && "
+        "!(tool.type in [handoff, agent, builtin] || handoff.human == true)\n"
     )
     result = runner.invoke(rules, ["explain", "wrong_tol", "--rules", str(REPO_RULES)])
     assert result.exit_code == 1

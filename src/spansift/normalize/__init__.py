@@ -17,17 +17,7 @@ from typing import Any
 
 from spansift import attrs as a
 from spansift.model import Attributes, AttrValue, Event, Signal, Span, SpanRecord, StatusCode
-from spansift.normalize import (
-    frameworks,
-    genai,
-    langchain,
-    openai_agents,
-    openinference,
-    pydantic_ai,
-    signals,
-    spansift,
-    vercel_ai,
-)
+from spansift.normalize import _stacks, frameworks, genai, openinference, signals, spansift
 from spansift.normalize._prefilter import (
     CONTRACT,
     DIRECT_KEYS,
@@ -130,14 +120,9 @@ def canonical_fields(
     if names:
         out["span.events"] = tuple(names)
     # Instrumentations whose shapes say more than the conventions they follow.
-    if scope == langchain.SCOPE:
-        langchain.read(out, get, name, tuple(events))
-    elif scope == openai_agents.SCOPE:
-        openai_agents.read(out, get)
-    elif scope == pydantic_ai.SCOPE:
-        pydantic_ai.read(out, get, name)
-    elif scope == vercel_ai.SCOPE:
-        vercel_ai.read(out, get, name)
+    reader = _stacks.READERS.get(scope)
+    if reader is not None:
+        reader(out, get, _stacks.Parts(name, attributes, tuple(events)))
     if signals:
         signals_apply(out, get, signals)
     _derive(out)
@@ -213,15 +198,12 @@ def _read_event(out: dict[str, AttrValue], event: Event) -> None:
         genai.read_event(out, event)
 
 
-def refine(records: Sequence[SpanRecord], fields: list[dict[str, AttrValue]]) -> None:
+def refine(
+    records: Sequence[SpanRecord], fields: list[dict[str, AttrValue]]
+) -> list[tuple[int, str, dict[str, AttrValue]]]:
     """Trace-level readings of instrumentations whose signals only the tree shows.
 
     `fields[i]` belongs to `records[i]` and is changed in place (the run model's copy).
+    Returns records of their own for what no span holds: (anchor index, item, fields).
     """
-    scopes = {r.span.scope for r in records}
-    if langchain.SCOPE in scopes:
-        langchain.refine(records, fields)
-    if pydantic_ai.SCOPE in scopes:
-        pydantic_ai.refine(records, fields)
-    if vercel_ai.SCOPE in scopes or vercel_ai.SCOPE_OTEL in scopes:
-        vercel_ai.refine(records, fields)
+    return _stacks.refine(records, fields)

@@ -16,7 +16,8 @@ Out = dict[str, AttrValue]
 # pydantic-ai's retry prompt, LangGraph's ToolNode, the OpenAI Agents SDK.
 UNKNOWN_TOOL_TEXT = re.compile(
     r"unknown tool|tool not found|is not a valid tool|no tool named|tool \S+ not found"
-    r"|unavailable tool|tool does not exist|requested tool does not exist|no such tool",
+    r"|unavailable tool|tool does not exist|requested tool does not exist|no such tool"
+    r"|no tool with that name|is not among the explicitly allowed tools",
     re.I,
 )
 _UNKNOWN_TOOL_NAME = re.compile(
@@ -148,6 +149,14 @@ def args_digest(value: Any) -> str | None:
 # or a text that starts by saying so (LangGraph's ToolNode, most hand-written tool loops).
 _ERROR_TEXT = re.compile(r"\s*(error|exception|traceback|failed|failure)\b", re.I)
 _ERROR_KEYS = frozenset({"error", "errors", "exception"})
+# A Python repr of a dict with an error key (frameworks that print results with str()).
+_REPR_ERROR = re.compile(
+    r"^\{[^{}]{0,200}?['\"](error|errors|exception)['\"]\s*:\s*(?!None|False|null)"
+)
+# A call the framework refused because a tool-call limit was reached.
+_LIMITED = re.compile(
+    r"tool call limit (reached|exceeded)|call limit reached|reached its usage limit", re.I
+)
 # A result telling the model a person (or the app's approval step) refused the call:
 # "Tool execution was not approved.", "The tool call was denied.", "User rejected the tool
 # call", "The operator declined this action." A tool's own "access denied" is not one.
@@ -156,13 +165,13 @@ _REFUSED = r"(declined|denied|rejected|refused|vetoed)"
 _DENIED_TEXT = re.compile(
     rf"not approved|approval (was )?{_REFUSED}|\b{_PEOPLE}\b[^.]{{0,40}}\b{_REFUSED}\b"
     rf"|\b{_REFUSED} by (the )?{_PEOPLE}\b|(tool )?call was {_REFUSED}|execution.denied"
-    r"|rejected by the approver|without approval",
+    r"|rejected by the approver|without approval|execution blocked by hook",
     re.I,
 )
 
 
 def result_outcome(content: Any) -> str:
-    """What a tool result the model saw says: `error`, `not_found`, `denied`, else `ok`."""
+    """What a tool result the model saw says: error, not_found, denied, limited, else ok."""
     if isinstance(content, Mapping):
         for key in ("error", "errors", "exception", "message", "text"):
             text = content.get(key)
@@ -192,6 +201,10 @@ def result_outcome(content: Any) -> str:
         parsed = parse_json(text)
         if parsed is not None:
             return result_outcome(parsed)
+        if _REPR_ERROR.match(text):
+            return "error"
+    if _LIMITED.search(text[:300]):
+        return "limited"
     if UNKNOWN_TOOL_TEXT.search(text[:500]):
         return "not_found"
     if _DENIED_TEXT.search(text[:500]):

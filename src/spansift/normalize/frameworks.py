@@ -28,7 +28,10 @@ _REJECTED = re.compile(r"tool execution was not approved|was manually rejected b
 _REJECTED_TOOL = re.compile(r"'tool_name': '(?P<name>[^']+)'")
 _LIMITS = (
     (re.compile(r"max turns.*exceeded|MaxTurnsExceeded", re.I), "turns"),
-    (re.compile(r"request_limit|requests_limit", re.I), "requests"),
+    (
+        re.compile(r"request_limit|requests_limit|LlmCallsLimitExceeded|llm calls limit", re.I),
+        "requests",
+    ),
     (re.compile(r"tool_calls_limit", re.I), "tool_calls"),
     (re.compile(r"tokens_limit|token limit", re.I), "tokens"),
     (re.compile(r"cost_limit", re.I), "cost"),
@@ -50,6 +53,9 @@ def read_traceloop(out: Out, get: Any, name: str, kind: str) -> None:
     loop_kind = get(a.TRACELOOP_SPAN_KIND)
     entity = get(a.TRACELOOP_ENTITY_NAME)
     set_first(out, "workflow", get(a.TRACELOOP_WORKFLOW))
+    # Traceloop.set_association_properties: the app's ids, on every span after the call.
+    set_first(out, "session.id", get(a.TRACELOOP_SESSION), get(a.TRACELOOP_CONVERSATION))
+    set_first(out, "user.id", get(a.TRACELOOP_USER))
     if loop_kind is None:
         return
     if kind == "tool":

@@ -72,6 +72,11 @@ def read(out: Out, get: Any, attributes: Attributes) -> None:
     set_first(out, "tool.call_id", get(a.OI_TOOL_ID))
     if out.get("span.kind") == "tool":
         set_first(out, "tool.args_digest", args_digest(get(a.OI_INPUT_VALUE)))
+        output = get(a.OI_OUTPUT_VALUE)
+        if isinstance(output, str) and output.startswith("{") and out.get("status") != "error":
+            parsed = parse_json(output)
+            if isinstance(parsed, dict) and {"error", "errors"} & set(parsed):
+                out["tool.outcome"] = "handled_error"  # the tool returned its failure
     set_first(out, "session.id", get(a.OI_SESSION_ID))
     set_first(out, "user.id", get(a.OI_USER_ID))
     set_first(out, "step", get(a.OI_GRAPH_NODE_NAME))

@@ -33,6 +33,7 @@ from spansift.rules._yaml import (
     read_text,
     to_python,
 )
+from spansift.rules.operators import name_key
 
 CONTRACT_FIELDS = (
     "contract.agent",
@@ -94,9 +95,11 @@ class Contracts:
         signals: tuple[Signal, ...] = (),
     ) -> None:
         self.contracts = contracts
-        self.handoff_to_human = frozenset(handoff_to_human)
+        self.handoff_to_human = frozenset(name_key(n) for n in handoff_to_human)
         self.signals = signals
         self._exact = {c.agent: c for c in contracts if not _is_pattern(c.agent)}
+        # `Support Agent` finds `support-agent`: frameworks turn names into identifiers.
+        self._loose = {name_key(c.agent): c for c in contracts if not _is_pattern(c.agent)}
         self._patterns = tuple(c for c in contracts if _is_pattern(c.agent) and c.agent != "*")
         self._default = next((c for c in contracts if c.agent == "*"), None)
         self._cache: dict[str, tuple[Contract | None, Mapping[str, AttrValue]]] = {}
@@ -109,16 +112,17 @@ class Contracts:
 
     def hands_to_human(self, target: str, agent: str | None) -> bool:
         """Whether a handoff to `target` (a tool or agent name) by `agent` reaches a person."""
-        if target in self.handoff_to_human:
+        key = name_key(target)
+        if key in self.handoff_to_human:
             return True
         contract = self.for_agent(agent)
-        return contract is not None and target in contract.handoff_to_human
+        return contract is not None and key in {name_key(n) for n in contract.handoff_to_human}
 
     def for_agent(self, name: str | None) -> Contract | None:
         """The contract for an agent name; a span without a name gets only the `*` default."""
         if name is None:
             return self._default
-        exact = self._exact.get(name)
+        exact = self._exact.get(name) or self._loose.get(name_key(name))
         if exact is not None:
             return exact
         for contract in self._patterns:

@@ -198,8 +198,18 @@ def _field_compare(symbol: str, check: Callable[[Any, Any], bool]) -> Callable[.
     return build
 
 
+def name_key(text: str) -> str:
+    """A name as compared with a contract's: `Search Docs`, `search-docs` and `search_docs`
+    are one tool (frameworks rename tools for the model; people write them either way)."""
+    return _SEPARATORS.sub("_", text.strip().lower())
+
+
+_SEPARATORS = re.compile(r"[\s\-]+")
+
+
 def _same(a: AttrValue, b: AttrValue, ic: bool = False) -> bool:
-    return not set(_keys(a, ic)).isdisjoint(_keys(b, ic))
+    """Whether two fields share a value, names compared loosely (see `name_key`)."""
+    return not {name_key(k) for k in _keys(a, ic)}.isdisjoint(name_key(k) for k in _keys(b, ic))
 
 
 def _num_check(check: Callable[[float, float], bool]) -> Callable[[Any, Any], bool]:

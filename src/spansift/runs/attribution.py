@@ -58,7 +58,10 @@ def agents_in_effect(records: Sequence[SpanRecord]) -> dict[Key, str | None]:
     handoffs: dict[Key | None, list[tuple[int, str]]] = {}
     for k, record in by_key.items():
         target = _name(record.fields.get("handoff.to"))
-        if target is not None:
+        transfers = record.fields.get("span.kind") == "handoff" or (
+            record.fields.get("tool.type") == "handoff"
+        )
+        if target is not None and transfers:  # a delegation returns; a transfer does not
             parent = record.span.parent_span_id
             where = scope_of((k[0], parent)) if parent else None
             handoffs.setdefault(where, []).append((record.span.end_ns, target))

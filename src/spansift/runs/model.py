@@ -11,7 +11,8 @@ out, in start order, with
 - a signal carried up the tree by an error (a limit, a tripwire, a missing tool)
   kept only on the deepest span that shows it, and an unknown tool reported once.
 
-`final` says the run is over: a gate still waiting is then `pending`.
+`final` says the run is over: a gate still waiting is then `pending`, and each execution
+gets `tool.approval` (whether an approval came before it, in the whole run).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Sequence
 from spansift.model import AttrValue, SpanRecord
 from spansift.normalize import refine
 from spansift.rules.contracts import Contracts
-from spansift.runs import calls
+from spansift.runs import calls, gates
 from spansift.runs.attribution import agents_in_effect, key_of, workflows
 
 Fields = dict[str, AttrValue]
@@ -33,6 +34,7 @@ _BUBBLING = ("limit.exceeded", "guardrail.result", "tool.unknown")
 _WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _HUMAN_WORDS = frozenset({"human", "humans", "person", "people", "operator", "operators"})
 _HANDOFF_VERBS = frozenset({"escalate", "transfer", "handoff", "hand", "route", "forward"})
+_USERS = frozenset({"user", "customer"})
 
 
 def resolve(
@@ -43,7 +45,7 @@ def resolve(
         (r for r in records if not r.item), key=lambda r: (r.span.start_ns, r.span.span_id)
     )
     fields: list[Fields] = [dict(r.fields) for r in base]
-    refine(base, fields)
+    refined = refine(base, fields)
     base = [SpanRecord(r.span, f, r.item) for r, f in zip(base, fields, strict=True)]
     agents = agents_in_effect(base)
     flows = workflows(base, agents, contracts)
@@ -62,8 +64,10 @@ def resolve(
     out = list(base)
     items = [""] * len(base)
     made = [
-        *calls.message_calls(base, seen, proposed),
-        *calls.denials(seen, proposed),
+        *refined,
+        *calls.message_calls(base, seen, proposed, calls.proposed_types(base)),
+        *gates.denials(seen, proposed),
+        *calls.limits(seen),
         *_split_decisions(fields[: len(base)]),
     ]
     for anchor, item, extra in made:
@@ -78,9 +82,11 @@ def resolve(
     for f in fields:
         _handoff(f, contracts)
     _no_gates_for_people(fields, contracts)
-    gate_list = calls.gates(out, fields, seen, proposed)
-    calls.apply_gates(gate_list, fields, final=final)
-    calls.approvals(out, fields, gate_list)
+    _gates_inside_tools(out, fields)
+    gate_list = gates.gates(out, fields, seen, proposed)
+    gates.apply_gates(gate_list, fields, final=final)
+    if final:
+        gates.approvals(out, fields, gate_list)
     _report_unknown_once(fields)
     return [
         SpanRecord(record.span, f, item) for record, f, item in zip(out, fields, items, strict=True)
@@ -142,11 +148,15 @@ def _words(name: str) -> set[str]:
 
 
 def looks_human(target: str, *, tool: bool) -> bool:
-    """Whether a handoff target (an agent) or a tool's name says it reaches a person."""
+    """Whether a handoff target (an agent) or a tool's name says it reaches a person.
+
+    An agent named for a person (`human_operator`, or just `user`) does; a tool must also say
+    it hands over (`escalate_to_human`, `handoff_to_user`), since `ask_human` only asks.
+    """
     words = _words(target)
-    if not words & _HUMAN_WORDS:
-        return False
-    return not tool or bool(words & _HANDOFF_VERBS)
+    if not tool:
+        return bool(words & _HUMAN_WORDS) or target.strip().lower() in _USERS
+    return bool(words & (_HUMAN_WORDS | _USERS)) and bool(words & _HANDOFF_VERBS)
 
 
 def _handoff(f: Fields, contracts: Contracts) -> None:
@@ -170,6 +180,34 @@ def _handoff(f: Fields, contracts: Contracts) -> None:
         f["handoff.human"] = True
         if by is not None:
             f.setdefault("handoff.from", by)
+
+
+def _gates_inside_tools(records: Sequence[SpanRecord], fields: list[Fields]) -> None:
+    """A gate inside a tool's span is that call asking for approval: it is about that call,
+    and a refusal there means the tool did not do its work."""
+    tools = {
+        key_of(r): i
+        for i, r in enumerate(records)
+        if not r.item and fields[i].get("span.kind") == "tool"
+    }
+    parents = {key_of(r): r.span.parent_span_id for r in records if not r.item}
+    for index, record in enumerate(records):
+        f = fields[index]
+        if record.item or f.get("gate.decision") is None or f.get("span.kind") == "tool":
+            continue
+        up, steps = record.span.parent_span_id, 0
+        while up and steps < 50:
+            tool = tools.get((record.span.trace_id, up))
+            if tool is not None:
+                t = fields[tool]
+                for mine, theirs in (("gate.tool", "tool.name"), ("gate.call_id", "tool.call_id")):
+                    value = t.get(theirs)
+                    if isinstance(value, str):
+                        f.setdefault(mine, value)
+                if f.get("gate.decision") == "denied":
+                    t["tool.outcome"] = "denied"
+                break
+            up, steps = parents.get((record.span.trace_id, up)), steps + 1
 
 
 def _no_gates_for_people(fields: list[Fields], contracts: Contracts) -> None:
