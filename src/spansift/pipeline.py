@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from spansift.model import Hit, Span, SpanRecord
-from spansift.normalize import fields_of
+from spansift.normalize import compact, fields_of
 from spansift.runs import resolve
 from spansift.sources.otlp_proto import spans_from_request
 from spansift.traces import Assembler, AssemblyLimits, Group
@@ -63,6 +63,7 @@ class Pipeline:
         self.counts = Counts()
         self._clock = clock
         self._signals = ruleset.contracts.signals
+        self._keep = ruleset.wanted_keys  # raw keys the rules read; the rest is not held
         self.assembler = Assembler(limits)
         self._losses = (0, 0, 0)
         # Tool call id -> the run it was seen in, so a resume with no session finds its run.
@@ -76,9 +77,10 @@ class Pipeline:
         signals = self._signals
         now = self._clock()
         n = 0
+        keep = self._keep
         for span in spans:
             n += 1
-            assembler.add(SpanRecord(span, fields_of(span, signals)), now, tag)
+            assembler.add(compact(SpanRecord(span, fields_of(span, signals)), keep), now, tag)
         self.counts.spans += n
         return self.flush(now)
 

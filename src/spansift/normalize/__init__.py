@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from spansift import attrs as a
+from spansift.evidence import MAX_VALUE_CHARS, safe_attributes
 from spansift.model import Attributes, AttrValue, Event, Signal, Span, SpanRecord, StatusCode
 from spansift.normalize import _stacks, frameworks, genai, openinference, signals, spansift
 from spansift.normalize._prefilter import (
@@ -207,3 +208,38 @@ def refine(
     Returns records of their own for what no span holds: (anchor index, item, fields).
     """
     return _stacks.refine(records, fields)
+
+
+_CANONICAL = frozenset(a.CANONICAL_FIELDS)
+_RESOURCE_KEYS = ("service.name", "service.version", "deployment.environment")
+
+
+def compact(record: SpanRecord, keep: frozenset[str] = frozenset()) -> SpanRecord:
+    """What is held of a span until its trace and run close: small, and without content.
+
+    The fields keep the canonical ones, the normalizers' private notes ("_..."), and the raw
+    keys the loaded rules read (`keep`); the span keeps what evidence shows (redacted,
+    bounded attributes and events). Nothing downstream reads anything else.
+    """
+    fields = {
+        k: v for k, v in record.fields.items() if k in _CANONICAL or k[:1] == "_" or k in keep
+    }
+    span = record.span
+    held = Span(
+        trace_id=span.trace_id,
+        span_id=span.span_id,
+        parent_span_id=span.parent_span_id,
+        name=span.name,
+        kind=span.kind,
+        start_ns=span.start_ns,
+        end_ns=span.end_ns,
+        status=span.status,
+        status_message=span.status_message[:MAX_VALUE_CHARS],
+        attributes=safe_attributes(span.attributes),
+        events=tuple(
+            Event(e.name, e.time_ns, safe_attributes(e.attributes)) for e in span.events[:16]
+        ),
+        resource={k: span.resource[k] for k in _RESOURCE_KEYS if k in span.resource},
+        scope=span.scope,
+    )
+    return SpanRecord(held, fields, record.item)

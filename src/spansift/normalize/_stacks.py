@@ -48,7 +48,12 @@ READERS: dict[str, Reader] = {
     google_adk.SCOPE: lambda out, get, p: google_adk.read(out, get, p.name),
     strands.SCOPE: lambda out, get, p: strands.read(out, get, p.events),
     smolagents.SCOPE: lambda out, get, p: smolagents.read(out, get, p.name, p.attributes),
-    agno.SCOPE: lambda out, get, p: agno.read(out, get),
+    agno.SCOPE: lambda out, get, p: agno.read(out, get, p.attributes),
+    vercel_ai.SCOPE_OTEL: lambda out, get, p: vercel_ai.read_otel(out, get),
+    # Model calls a crew makes go through an OpenAI instrumentation; CrewAI's texts are there.
+    **dict.fromkeys(
+        crewai.MODEL_SCOPES, lambda out, get, p: crewai.read_model_call(out, get, p.attributes)
+    ),
     **dict.fromkeys(crewai.SCOPES, lambda out, get, p: crewai.read(out, get, p.name, p.events)),
 }
 

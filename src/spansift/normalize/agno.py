@@ -12,7 +12,7 @@ leader delegates with its own `delegate_task_to_member` tool.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from spansift import attrs as a
@@ -24,15 +24,35 @@ _CONFIRMATION = "need confirmation"
 _RUN_ERROR = "run status: error"
 _DELEGATE = "delegate_task_to_member"
 _MASK = "****"
+# Private markers for refine(), which sees no raw attributes.
+PAUSED = "_agno.paused_for_confirmation"
+INPUT_MASKED = "_agno.input_has_mask"  # False: the run's input was recorded, unmasked
+USER_MASKED = "_agno.user_message_masked"
 
 
-def read(out: Out, get: Any) -> None:
+def read(out: Out, get: Any, attributes: Mapping[str, Any]) -> None:
     """Agno-specific fields of one span (after the OpenInference reading)."""
     kind = out.get("span.kind")
     if kind == "agent":
         tools = get("agno.tools")
         if isinstance(tools, tuple):
             out["tool.offered"] = tuple(str(t) for t in tools)
+        output, given = get(a.OI_OUTPUT_VALUE), get(a.OI_INPUT_VALUE)
+        if isinstance(output, str) and _CONFIRMATION in output:
+            out[PAUSED] = True
+        if isinstance(given, str) and given != "__REDACTED__":
+            out[INPUT_MASKED] = _MASK in given
+        return
+    if kind == "llm":
+        for key, value in attributes.items():
+            if (
+                key.startswith(a.OI_INPUT_MESSAGES_PREFIX)
+                and key.endswith(".message.content")
+                and isinstance(value, str)
+                and _MASK in value
+                and get(key.replace(".content", ".role")) == "user"
+            ):
+                out[USER_MASKED] = True
         return
     if kind != "tool":
         return
@@ -62,8 +82,7 @@ def refine(records: Sequence[SpanRecord], fields: list[dict[str, AttrValue]]) ->
             continue
         below = children.get(record.span.span_id, [])
         models = [c for c in below if fields[c].get("span.kind") == "llm"]
-        output = f.get(a.OI_OUTPUT_VALUE)
-        if isinstance(output, str) and _CONFIRMATION in output and models:
+        if f.get(PAUSED) and models:
             _paused(records, fields, i, below, models)
         if f.get("status") == "error" and f.get("error.message") == _RUN_ERROR:
             if not models:
@@ -96,20 +115,8 @@ def _paused(
 
 
 def _masked_input(f: dict[str, AttrValue], models: list[dict[str, AttrValue]]) -> None:
-    """A pre-hook that masked the input: the model saw a different, starred user message."""
-    given = f.get(a.OI_INPUT_VALUE)
-    if not isinstance(given, str) or not models or given == "__REDACTED__":
-        return
-    first = models[0]
-    for key, value in first.items():
-        if (
-            key.startswith(a.OI_INPUT_MESSAGES_PREFIX)
-            and key.endswith(".message.content")
-            and isinstance(value, str)
-            and _MASK in value
-            and _MASK not in given
-            and first.get(key.replace(".content", ".role")) == "user"
-        ):
-            f["guardrail.name"], f["guardrail.target"] = "pii_masking", "input"
-            f["guardrail.result"] = "modified"
-            return
+    """A pre-hook that masked the input: the model saw a starred user message the run's own
+    input does not have."""
+    if f.get(INPUT_MASKED) is False and models and models[0].get(USER_MASKED):
+        f["guardrail.name"], f["guardrail.target"] = "pii_masking", "input"
+        f["guardrail.result"] = "modified"

@@ -21,7 +21,7 @@ fixed texts and in the shape of the tree:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from spansift import attrs as a
@@ -34,6 +34,16 @@ Extras = list[tuple[int, str, dict[str, AttrValue]]]  # (anchor record, item, fi
 SCOPE_OLL = "opentelemetry.instrumentation.crewai.instrumentation"
 SCOPE_OI = "openinference.instrumentation.crewai"
 SCOPES = frozenset({SCOPE_OLL, SCOPE_OI})
+# The OpenAI instrumentations CrewAI's model calls go through (OpenLLMetry's, OpenInference's).
+MODEL_SCOPES = frozenset(
+    {"opentelemetry.instrumentation.openai.v1", "openinference.instrumentation.openai"}
+)
+# Private markers: what read() saw in content, for refine(), which sees no raw attributes.
+FINAL_ANSWER = "_crewai.forced_final_answer"
+VALIDATION = "_crewai.failed_validation"
+FEEDBACK = "_crewai.feedback_count"
+OUTCOME = "_crewai.feedback_outcome"
+FAILURES = "_crewai.tool_failures"
 _DELEGATION = frozenset({"delegate_work_to_coworker", "ask_question_to_coworker"})
 _FINAL_ANSWER = "MUST give your absolute best final answer"
 _VALIDATION = "Previous attempt failed validation"
@@ -95,12 +105,39 @@ def read(out: Out, get: Any, name: str, events: Sequence[Event]) -> None:
     if _GUARDRAIL_FAILED.search(message):
         out["guardrail.name"] = "task guardrail"
         out["guardrail.result"] = "blocked"
+    failures = _failures_in(get)
+    if failures:
+        out[FAILURES] = tuple(f"{tool}={outcome}" for tool, outcome in failures.items())
     for event in events:
         if _FEEDBACK_PENDING in str(event.attributes.get(a.EXCEPTION_TYPE, "")):
             out["gate.decision"] = "requested"  # a flow paused for a person; not an error
             out.pop("error.type", None)
             out.pop("error.message", None)
             out["status"] = "ok"
+
+
+def read_model_call(out: Out, get: Any, attributes: Mapping[str, Any]) -> None:
+    """CrewAI's texts in one model call (through an OpenAI instrumentation)."""
+    inputs = [str(get(a.GEN_AI_INPUT_MESSAGES) or "")]
+    inputs += [str(v) for k, v in attributes.items() if k.startswith(a.OI_INPUT_MESSAGES_PREFIX)]
+    text = "\n".join(inputs)
+    names = out.get("tool.proposed")
+    if isinstance(names, tuple) and any(tool_key(str(n)) in _DELEGATION for n in names):
+        out["tool.proposed_types"] = tuple(
+            "agent" if tool_key(str(n)) in _DELEGATION else "" for n in names
+        )
+    if _FINAL_ANSWER in text:
+        out[FINAL_ANSWER] = True
+    if _VALIDATION in text:
+        out[VALIDATION] = True
+    if _FEEDBACK in text:
+        out[FEEDBACK] = text.count(_FEEDBACK)
+    if _OUTCOME_PROMPT in text:
+        output = str(get(a.GEN_AI_OUTPUT_MESSAGES) or "") + str(get(a.OI_OUTPUT_VALUE) or "")
+        found = re.search(r'"outcome"\s*:\s*"(?P<o>[^"]+)"', output.replace('\\"', '"'))
+        decision = canonical_value("gate.decision", found.group("o")) if found else None
+        if decision is not None:
+            out[OUTCOME] = "answered" if decision == "requested" else decision
 
 
 def refine(records: Sequence[SpanRecord], fields: list[dict[str, AttrValue]]) -> Extras:
@@ -146,24 +183,33 @@ def refine(records: Sequence[SpanRecord], fields: list[dict[str, AttrValue]]) ->
     return extras
 
 
-def _failures(fields: list[dict[str, AttrValue]]) -> tuple[dict[str, str], int | None]:
+def _failures_in(get: Any) -> dict[str, str]:
     """CrewAI's own record of failed calls (`TaskOutput.tool_failures`): tool -> outcome.
 
     OpenLLMetry keeps it in the repr `crewai.crew.tasks_output`, OpenInference in the task's
     and crew's output JSON; both survive content capture being off.
     """
     out: dict[str, str] = {}
+    for key, pattern in _FAILURE_SOURCES:
+        text = get(key)
+        if not isinstance(text, str) or not ("tool_failures" in text or "ToolFailure" in text):
+            continue
+        for found in pattern.finditer(text):
+            outcome = _RESULT_OF.get(found.group("reason").lower())
+            if outcome is not None:
+                out[tool_key(found.group("tool"))] = outcome
+    return out
+
+
+def _failures(fields: list[dict[str, AttrValue]]) -> tuple[dict[str, str], int | None]:
+    """Every failure read() noted, and the first record noting one."""
+    out: dict[str, str] = {}
     source: int | None = None
     for index, f in enumerate(fields):
-        for key, pattern in _FAILURE_SOURCES:
-            text = f.get(key)
-            if not isinstance(text, str) or not ("tool_failures" in text or "ToolFailure" in text):
-                continue
-            for found in pattern.finditer(text):
-                outcome = _RESULT_OF.get(found.group("reason").lower())
-                if outcome is not None:
-                    out[tool_key(found.group("tool"))] = outcome
-                    source = index if source is None else source
+        for item in _tuple(f.get(FAILURES)):
+            tool, _, outcome = item.partition("=")
+            out[tool] = outcome
+            source = index if source is None else source
     return out, source
 
 
@@ -218,39 +264,24 @@ def _delegated(
         f["agent.name"] = coworker
 
 
-def _texts(f: dict[str, AttrValue]) -> tuple[str, str]:
-    """The input and output message text of a model call, whichever instrumentation."""
-    inputs = [str(f.get(a.GEN_AI_INPUT_MESSAGES, ""))]
-    outputs = [str(f.get(a.GEN_AI_OUTPUT_MESSAGES, "")), str(f.get(a.OI_OUTPUT_VALUE, ""))]
-    inputs += [str(v) for k, v in f.items() if k.startswith(a.OI_INPUT_MESSAGES_PREFIX)]
-    return "\n".join(inputs), "\n".join(outputs)
-
-
 def _model_call(f: dict[str, AttrValue], seen: set[str]) -> None:
-    text, output = _texts(f)
-    names = f.get("tool.proposed")
-    if isinstance(names, tuple):
-        f["tool.proposed_types"] = tuple(
-            "agent" if tool_key(str(n)) in _DELEGATION else "" for n in names
-        )
-    if _FINAL_ANSWER in text and _FINAL_ANSWER not in seen:
-        seen.add(_FINAL_ANSWER)
+    """What read_model_call() noted, each once for the run (later calls show it again)."""
+    if f.get(FINAL_ANSWER) and FINAL_ANSWER not in seen:
+        seen.add(FINAL_ANSWER)
         f["limit.exceeded"] = "iterations"
-    if _VALIDATION in text and _VALIDATION not in seen:
-        seen.add(_VALIDATION)
+    if f.get(VALIDATION) and VALIDATION not in seen:
+        seen.add(VALIDATION)
         f["guardrail.name"] = "task guardrail"
         f["guardrail.result"] = "blocked"
         f["guardrail.target"] = "output"
-    feedback = text.count(_FEEDBACK)
-    key = f"feedback:{feedback}"
-    if feedback and key not in seen:
-        seen.add(key)  # each correction once, though later calls show it again
+    feedback = f.get(FEEDBACK)
+    key = f"feedback:{feedback if isinstance(feedback, int) else 0}"
+    if isinstance(feedback, int) and key not in seen:
+        seen.add(key)  # each correction once
         f["human.decision"] = "edited"
-    if _OUTCOME_PROMPT in text:
-        outcome = re.search(r'"outcome"\s*:\s*"(?P<o>[^"]+)"', output.replace('\\"', '"'))
-        decision = canonical_value("gate.decision", outcome.group("o")) if outcome else None
-        if decision is not None:
-            f["gate.decision"] = "answered" if decision == "requested" else decision
+    outcome = f.get(OUTCOME)
+    if isinstance(outcome, str):
+        f["gate.decision"] = outcome
 
 
 def _nested_agent(

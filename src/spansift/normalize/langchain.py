@@ -18,10 +18,13 @@ from typing import Any
 
 from spansift import attrs as a
 from spansift.model import Event, SpanRecord
-from spansift.normalize._util import Out, args_digest, parse_json, result_outcome, set_first
+from spansift.normalize._util import Out, parse_json, result_outcome, set_first
 from spansift.normalize._values import canonical_value
 
 SCOPE = "openinference.instrumentation.langchain"
+# Private marker (fields starting with "_" are the normalizers' notes to their refiners):
+# the span recorded no output ("") or a masked one ("__REDACTED__").
+OUTPUT_HIDDEN = "_langchain.output_hidden"
 _INTERRUPT = "GraphInterrupt"
 _NOT_ERRORS = ("GraphInterrupt", "ParentCommand", "Command", "NodeInterrupt")
 _HOOK = re.compile(r"^(?P<middleware>\w+)(?:\[(?P<target>[^\]]*)\])?\.(?:before|after)_\w+$")
@@ -57,6 +60,9 @@ def read(out: Out, get: Any, name: str, events: Sequence[Event]) -> None:
     kind = out.get("span.kind")
     if kind == "tool":
         _tool_message(out, get(a.OI_OUTPUT_VALUE))
+    output = get(a.OI_OUTPUT_VALUE)
+    if output is None or output == "__REDACTED__":
+        out[OUTPUT_HIDDEN] = output or ""  # for refine(), which sees no raw attributes
     hook = _HOOK.match(name)
     if hook is not None:
         _middleware(out, get, hook.group("middleware"), hook.group("target"))
@@ -263,7 +269,7 @@ def refine(records: Sequence[SpanRecord], fields: list[dict[str, Any]]) -> None:
     for record, f in pairs:
         if record.span.scope != SCOPE:
             continue
-        hidden = f.get(a.OI_OUTPUT_VALUE) in (None, "__REDACTED__")
+        hidden = OUTPUT_HIDDEN in f
         if (
             record.span.name == "tools"
             and f.get("span.kind") == "other"
@@ -275,12 +281,7 @@ def refine(records: Sequence[SpanRecord], fields: list[dict[str, Any]]) -> None:
             f["tool.unknown"] = ("(not recorded)",)
         if (
             record.span.name == "ModelCallLimitMiddleware.before_model"
-            and f.get(a.OI_OUTPUT_VALUE) == "__REDACTED__"
+            and f.get(OUTPUT_HIDDEN) == "__REDACTED__"
             and not any(start >= record.span.end_ns for start in llm_starts)
         ):
             f["limit.exceeded"] = "requests"
-
-
-def args_of(get: Any) -> str | None:
-    """The digest of a tool span's arguments (its input)."""
-    return args_digest(get(a.OI_INPUT_VALUE))

@@ -23,10 +23,19 @@ _GUARDRAIL_NAME = "guardrail "
 _ACTIONS = {"block": "blocked", "replace": "modified", "redact": "modified"}
 _KEY_ACTION, _KEY_DIRECTION, _KEY_TOOL = "guardrail.action", "guardrail.direction", "guardrail.tool"
 _FINAL_RESULT = "final_result"
+RESULT_RECORDED = "_pydantic_ai.result_recorded"  # content was recorded for the run
 
 
 def read(out: Out, get: Any, name: str) -> None:
-    """Harness guardrail spans; an input block is not a failed model call."""
+    """Deferred calls a run's result lists; harness guardrail spans."""
+    final = get(_FINAL_RESULT)
+    if final is not None and out.get("span.kind") == "agent":
+        out[RESULT_RECORDED] = True
+        calls = _listed_approvals(final)
+        if calls:
+            out["gate.decision"] = tuple("requested" for _ in calls)
+            out["gate.tool"] = tuple(name for name, _ in calls)
+            out["gate.call_id"] = tuple(call for _, call in calls)
     if not name.startswith(_GUARDRAIL_NAME):
         return
     action = get(_KEY_ACTION)
@@ -51,8 +60,8 @@ def read(out: Out, get: Any, name: str) -> None:
 def refine(records: Sequence[SpanRecord], fields: list[dict[str, AttrValue]]) -> None:
     """Calls a run deferred for approval (`requires_approval`): the run ended waiting for them.
 
-    With content, `final_result` lists them under `approvals`; without, they are the calls
-    the run's last model turn proposed that no tool span of the run executed.
+    With content, `final_result` lists them under `approvals` (read by `read`); without,
+    they are the calls the run's last model turn proposed that no tool span of the run ran.
     """
     children: dict[str, list[int]] = {}
     for index, record in enumerate(records):
@@ -65,11 +74,9 @@ def refine(records: Sequence[SpanRecord], fields: list[dict[str, AttrValue]]) ->
             continue
         if f.get("status") == "error" or "gate.decision" in f:
             continue
-        mine = children.get(record.span.span_id, [])
-        final = f.get(_FINAL_RESULT)
-        calls = _listed_approvals(final)
-        if calls is None and final is None:  # content not recorded: read the tree instead
-            calls = _unanswered(records, fields, mine)
+        if f.get(RESULT_RECORDED):
+            continue  # read() took the deferred calls from the result itself
+        calls = _unanswered(records, fields, children.get(record.span.span_id, []))
         if calls:
             f["gate.decision"] = tuple("requested" for _ in calls)
             f["gate.tool"] = tuple(name for name, _ in calls)

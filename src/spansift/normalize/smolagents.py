@@ -28,6 +28,10 @@ _STEP = re.compile(r"^Step \d+$")
 _CHECK_FAILED = re.compile(r"Error:\s*Check (?P<name>\w+) failed")
 _TEXTS = re.compile(r"^llm\.input_messages\.(\d+)\.message\.contents\.\d+\.message_content\.text$")
 _BAD_ARGUMENTS = "AgentToolCallError"
+# Private markers for refine(), which sees no raw attributes.
+MAX_STEPS = "_smolagents.max_steps"
+MANAGED = "_smolagents.managed_agents"
+CHECK_FAILED = "_smolagents.check_failed"
 
 
 def read(out: Out, get: Any, name: str, attributes: Any) -> None:
@@ -41,6 +45,16 @@ def read(out: Out, get: Any, name: str, attributes: Any) -> None:
         if isinstance(tools, tuple):
             out["tool.offered"] = tuple(str(t) for t in tools if t != "final_answer")
         out["usage.aggregate"] = True
+        limit = get("smolagents.max_steps")
+        if isinstance(limit, int):
+            out[MAX_STEPS] = limit
+        managed = tuple(
+            str(v)
+            for k, v in attributes.items()
+            if k.startswith("smolagents.managed_agents.") and k.endswith(".name")
+        )
+        if managed:
+            out[MANAGED] = managed
     elif kind == "tool":
         if out.get("tool.name") == "final_answer":
             out["tool.type"] = "builtin"
@@ -50,7 +64,7 @@ def read(out: Out, get: Any, name: str, attributes: Any) -> None:
             if isinstance(value, str) and _TEXTS.match(key):
                 found = _CHECK_FAILED.search(value)
                 if found is not None:
-                    out["smolagents.check_failed"] = found.group("name")
+                    out[CHECK_FAILED] = found.group("name")
 
 
 def refine(records: Sequence[SpanRecord], fields: list[dict[str, AttrValue]]) -> None:
@@ -63,12 +77,7 @@ def refine(records: Sequence[SpanRecord], fields: list[dict[str, AttrValue]]) ->
         parent = records[i].span.parent_span_id
         if parent:
             children.setdefault(parent, []).append(i)
-    managed = {
-        str(v)
-        for i in mine
-        for k, v in fields[i].items()
-        if k.startswith("smolagents.managed_agents.") and k.endswith(".name")
-    }
+    managed = {str(n) for i in mine for n in _names(fields[i].get(MANAGED))}
     reported: set[str] = set()
     for i in sorted(mine, key=lambda i: records[i].span.start_ns):
         unknown = fields[i].get("tool.unknown")
@@ -85,7 +94,7 @@ def refine(records: Sequence[SpanRecord], fields: list[dict[str, AttrValue]]) ->
             _delegation(records, fields, i)
         elif _STEP.match(span.name) and f.get("status") == "error":
             _refused_arguments(records, fields, i, below)
-        check = f.get("smolagents.check_failed")
+        check = f.get(CHECK_FAILED)
         if isinstance(check, str) and check not in reported:
             reported.add(check)  # later model calls see the same message again
             f["guardrail.name"] = check
@@ -96,7 +105,7 @@ def refine(records: Sequence[SpanRecord], fields: list[dict[str, AttrValue]]) ->
 def _max_steps(
     records: Sequence[SpanRecord], fields: list[dict[str, AttrValue]], run: int, below: list[int]
 ) -> None:
-    limit = fields[run].get("smolagents.max_steps")
+    limit = fields[run].get(MAX_STEPS)
     steps = [c for c in below if _STEP.match(records[c].span.name)]
     if not isinstance(limit, int) or not steps or len(steps) < limit:
         return
@@ -146,3 +155,7 @@ def _refused_arguments(
         f["span.kind"] = "tool"
         f["tool.name"] = str(proposed[0])
         f["tool.outcome"] = "error"
+
+
+def _names(value: object) -> tuple[object, ...]:
+    return value if isinstance(value, tuple) else ()

@@ -41,6 +41,7 @@ _INTERRUPT = re.compile(
 )
 _HANDOFF_TO_USER = "strands:handoff-to-user"
 _POLICY_DENIED = "DENIED:"
+NO_STATUS = "_strands.tool_without_status"  # a private marker for refine()
 
 
 def read(out: Out, get: Any, events: Sequence[Event]) -> None:
@@ -66,6 +67,8 @@ def read(out: Out, get: Any, events: Sequence[Event]) -> None:
         add_results(out, list(dict.fromkeys(results)))
     if kind == "tool" and out.get("tool.name") == "handoff_to_agent":
         out["tool.type"] = "handoff"
+    if kind == "tool" and get("gen_ai.tool.status") is None:
+        out[NO_STATUS] = True  # a tool that paused itself to ask ends with no status
 
 
 def _choice(out: Out, kind: Any, attrs: Mapping[str, Any]) -> None:
@@ -150,7 +153,7 @@ def refine(records: Sequence[SpanRecord], fields: list[dict[str, AttrValue]]) ->
         f = fields[i]
         if f.get("span.kind") == "tool" and records[i].span.span_id in agent_parents:
             f["tool.type"] = "agent"
-        paused = f.get("tool.call_id") in held and "gen_ai.tool.status" not in f
+        paused = f.get("tool.call_id") in held and f.get(NO_STATUS) is True
         if f.get("span.kind") == "tool" and paused:
             f["tool.outcome"] = "pending"  # the tool paused itself to ask; it did not finish
         ids, outcomes = f.get("tool.result_ids"), f.get("tool.result_outcomes")

@@ -27,6 +27,7 @@ from spansift.normalize._util import (
 
 SCOPE = "ai"
 SCOPE_OTEL = "gen_ai"  # ai 7 with @ai-sdk/otel: GenAI conventions, `step N` spans
+STOPPED_ON_CALLS = "_vercel_ai.stopped_on_tool_calls"  # a private marker for refine()
 _MODEL_STEPS = (".doGenerate", ".doStream")
 _CALLS = ("ai.generateText", "ai.streamText", "ai.generateObject", "ai.streamObject")
 _SESSION_KEYS = ("sessionId", "session_id", "conversationId", "conversation_id", "threadId",
@@ -67,9 +68,20 @@ def read(out: Out, get: Any, name: str) -> None:
         _model_step(out, get)
     elif found == "agent":
         out["usage.aggregate"] = True
+        if get("ai.response.finishReason") == "tool-calls":
+            out[STOPPED_ON_CALLS] = True
         prompt = parse_json(get("ai.prompt") or "")
         if isinstance(prompt, Mapping) and isinstance(prompt.get("messages"), list):
             _messages(out, prompt["messages"])  # the answers a resumed call starts with
+
+
+def read_otel(out: Out, get: Any) -> None:
+    """ai 7 (`@ai-sdk/otel`): the GenAI reading does the rest; note a call cut off on tools."""
+    reasons = get("gen_ai.response.finish_reasons")
+    if out.get("span.kind") == "agent" and "tool-calls" in (
+        reasons if isinstance(reasons, tuple) else (reasons,)
+    ):
+        out[STOPPED_ON_CALLS] = True
 
 
 def _usage(out: Out, get: Any) -> None:
@@ -172,8 +184,7 @@ def refine(records: Sequence[SpanRecord], fields: list[dict[str, AttrValue]]) ->
         f = fields[index]
         if record.span.scope not in (SCOPE, SCOPE_OTEL) or f.get("span.kind") != "agent":
             continue
-        reasons = f.get("ai.response.finishReason", f.get("gen_ai.response.finish_reasons"))
-        if "tool-calls" not in (reasons if isinstance(reasons, tuple) else (reasons,)):
+        if not f.get(STOPPED_ON_CALLS):
             continue
         mine = steps.get(record.span.span_id, [])
         if len(mine) < 2:
