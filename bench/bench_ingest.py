@@ -31,7 +31,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 sys.path.insert(0, str(Path(__file__).parent))
 from _agent_spans import requests, write_stream
 from spansift.ingest import ingest_paths
-from spansift.pipeline import Pipeline
 from spansift.rules import RuleSet, load_ruleset
 from spansift.store.log import ExceptionLog
 
@@ -50,7 +49,7 @@ def parse_only(path: Path) -> int:
 def ingest_once(path: Path, ruleset: RuleSet, workdir: Path, n: int) -> tuple[int, int]:
     db = workdir / f"bench-{n}.duckdb"
     with ExceptionLog(db) as log:
-        result = ingest_paths([path], Pipeline(ruleset), log)
+        result = ingest_paths([path], ruleset, log)
     db.unlink()
     return result.spans, result.hits
 

@@ -6,55 +6,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-from spansift.model import AttrValue, Span, SpanRecord
+from spansift.model import AttrValue, SpanRecord
 from spansift.normalize import FIELD_NEEDS, canonical_fields, fields_of
 from spansift.pipeline import Pipeline
 from spansift.rules import RuleSet, load_ruleset
 from spansift.rules.cases import case_spans
 from spansift.runs import resolve
 from spansift.sources.files import iter_file
+from spansift.sources.otlp_encode import request_from_spans
 from spansift.sources.otlp_proto import admits, spans_from_request
 
 ROOT = Path(__file__).parents[1]
 
 
 PACK = load_ruleset()
-
-
-def _any(value: AttrValue) -> AnyValue:
-    if isinstance(value, bool):
-        return AnyValue(bool_value=value)
-    if isinstance(value, int):
-        return AnyValue(int_value=value)
-    if isinstance(value, float):
-        return AnyValue(double_value=value)
-    if isinstance(value, str):
-        return AnyValue(string_value=value)
-    if isinstance(value, tuple):
-        out = AnyValue()
-        out.array_value.values.extend(_any(v) for v in value)
-        return out
-    raise TypeError(value)
-
-
-def _request(span: Span) -> ExportTraceServiceRequest:
-    req = ExportTraceServiceRequest()
-    proto = req.resource_spans.add().scope_spans.add().spans.add()
-    proto.trace_id = bytes.fromhex(span.trace_id)
-    proto.span_id = bytes.fromhex(span.span_id)
-    proto.name = span.name
-    proto.start_time_unix_nano = span.start_ns
-    proto.end_time_unix_nano = span.end_ns
-    proto.status.code = int(span.status)
-    proto.status.message = span.status_message
-    proto.attributes.extend(KeyValue(key=k, value=_any(v)) for k, v in span.attributes.items())
-    for event in span.events:
-        added = proto.events.add(name=event.name, time_unix_nano=event.time_ns)
-        added.attributes.extend(KeyValue(key=k, value=_any(v)) for k, v in event.attributes.items())
-    return req
 
 
 def _hit_cases() -> list[Any]:
@@ -74,7 +40,7 @@ def test_prefilter_admits_every_hit_case(rule: Any, case: Any) -> None:
         if not ruleset.match(fields_of(span)):
             continue
         prefilter = ruleset.prefilter
-        proto = _request(span).resource_spans[0].scope_spans[0].spans[0]
+        proto = request_from_spans([span]).resource_spans[0].scope_spans[0].spans[0]
         assert prefilter is None or admits(prefilter, proto), rule.id
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import duckdb
+import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Status, StatusCode
 
@@ -102,3 +106,39 @@ def test_on_end_after_shutdown_never_raises(db: Path) -> None:
     processor.shutdown()
     span.end()
     assert processor.dropped_spans == 1
+
+
+def test_a_log_held_elsewhere_is_retried_and_the_loss_recorded(
+    db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another process holds the file: spans are counted lost (one warning), then it recovers."""
+    duckdb.connect(str(db)).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb,time; c=duckdb.connect({str(db)!r}); "
+         "print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        provider = TracerProvider()
+        processor = ExceptionLogProcessor(db=db, flush_interval_ms=100)
+        provider.add_span_processor(processor)
+        _agent_run(provider)
+        assert processor.force_flush(10_000)
+        assert processor.dropped_spans == 3
+        _agent_run(provider)
+        assert processor.force_flush(10_000)
+        warnings = [r for r in caplog.records if "cannot open" in r.getMessage()]
+        assert len(warnings) == 1, "the problem is reported once, not per batch"
+    finally:
+        holder.kill()
+        holder.wait(10)
+        holder.stdout.close()  # type: ignore[union-attr]
+    deadline = time.monotonic() + 15
+    while processor.pipeline is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    _agent_run(provider)
+    assert processor.force_flush(10_000)
+    provider.shutdown()
+    assert _rows(db, "SELECT count(*) FROM exceptions") == [(1,)]
+    assert _rows(db, "SELECT source, lost_spans FROM evidence_gaps") == [("processor", 6)]

@@ -93,7 +93,7 @@ def safe_attributes(
 def span_evidence(span: Span, allow: Iterable[str] = ()) -> dict[str, Any]:
     """A bounded, redacted description of one span."""
     return {
-        "name": span.name,
+        "name": bounded(span.name),
         "kind": span.kind.name.lower(),
         "status": span.status.name.lower(),
         "status_message": bounded(span.status_message),
@@ -103,14 +103,14 @@ def span_evidence(span: Span, allow: Iterable[str] = ()) -> dict[str, Any]:
         "attributes": safe_attributes(span.attributes, allow),
         "events": [
             {
-                "name": e.name,
+                "name": bounded(e.name),
                 "time_ns": e.time_ns,
                 "attributes": safe_attributes(e.attributes, allow),
             }
             for e in span.events[:MAX_ATTRIBUTES]
         ],
         "resource": safe_attributes(span.resource, allow),
-        "scope": span.scope,
+        "scope": bounded(span.scope),
     }
 
 

@@ -1,4 +1,4 @@
-"""Backfill: OTLP files through the pipeline into the exception log."""
+"""Backfill: OTLP files through the drive loop into the exception log, on event time."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from spansift.drive import Driver
 from spansift.errors import InputError
-from spansift.model import Hit
-from spansift.pipeline import Pipeline
 from spansift.review.actions import sync_fingerprints
+from spansift.rules import RuleSet
 from spansift.sources.files import iter_file, iter_paths
 from spansift.store.log import ExceptionLog
+from spansift.traces import AssemblyLimits
 
 WRITE_BATCH = 2000
 
@@ -31,39 +32,41 @@ class IngestResult:
 
 def ingest_paths(
     paths: Sequence[Path],
-    pipeline: Pipeline,
+    ruleset: RuleSet,
     log: ExceptionLog,
     on_file_done: Callable[[Path], None] | None = None,
+    *,
+    limits: AssemblyLimits | None = None,
 ) -> IngestResult:
-    """Run every span in `paths` (files or folders) through `pipeline` into `log`.
+    """Run every span in `paths` (files or folders) through the rules into `log`.
 
-    Bad lines and files are collected in `rejected`; reading goes on. Hits are
-    written in batches of `WRITE_BATCH`, so memory stays bounded on long backfills.
+    Traces close on event time (the latest span end read), so the rows depend on the
+    spans, not on how fast they were read. Bad lines and files are collected in
+    `rejected`; reading goes on. Hits are written in batches of `WRITE_BATCH`, so memory
+    stays bounded on long backfills.
     """
     result = IngestResult()
-    sync_fingerprints(log, pipeline.ruleset)
-    pending: list[Hit] = []
-    spans_before, hits_before = pipeline.counts.spans, pipeline.counts.hits
+    sync_fingerprints(log, ruleset)
+    driver = Driver(ruleset, log, source="ingest", event_time=True, limits=limits)
     for path in iter_paths(list(paths)):
         result.files += 1
         for chunk in iter_file(path):
             if chunk.error is not None:
                 result.rejected.append(chunk.error)
             elif chunk.request is not None:
-                pending.extend(pipeline.request(chunk.request))
+                driver.request(chunk.request)
             elif chunk.spans is not None:
-                pending.extend(pipeline.spans(chunk.spans))
-            if len(pending) >= WRITE_BATCH:
-                result.new_rows += log.write(pending)
-                pending.clear()
+                driver.spans(chunk.spans)
+            if driver.pending >= WRITE_BATCH:
+                driver.commit()
         if on_file_done is not None:
             on_file_done(path)
-    pending.extend(pipeline.finish())
-    result.new_rows += log.write(pending)
-    log.record_losses("ingest", pipeline.take_losses())
-    if pipeline.assembler is not None:
-        result.traces_evicted = pipeline.assembler.counters.traces_evicted
-        result.spans_dropped = pipeline.assembler.counters.spans_dropped
-    result.spans = pipeline.counts.spans - spans_before
-    result.hits = pipeline.counts.hits - hits_before
+    driver.finish()
+    driver.commit()
+    counters = driver.pipeline.assembler.counters
+    result.traces_evicted = counters.traces_evicted
+    result.spans_dropped = counters.spans_dropped
+    result.spans = driver.pipeline.counts.spans
+    result.hits = driver.done.hits
+    result.new_rows = driver.done.new_rows
     return result

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from spansift.model import Hit, Span, SpanRecord
 from spansift.normalize import compact, fields_of
-from spansift.runs import resolve
+from spansift.runs import resolve, state
 from spansift.sources.otlp_proto import spans_from_request
 from spansift.traces import Assembler, AssemblyLimits, Group
 
@@ -68,6 +68,9 @@ class Pipeline:
         self._losses = (0, 0, 0)
         # Tool call id -> the run it was seen in, so a resume with no session finds its run.
         self._call_runs: OrderedDict[str, str] = OrderedDict()
+        # Run state to persist since the last take_run_state(): (run, trace) -> records.
+        self._run_saves: dict[tuple[str, str], list[SpanRecord]] = {}
+        self._runs_closed: set[str] = set()
 
     # -- input -----------------------------------------------------------------
 
@@ -123,6 +126,37 @@ class Pipeline:
         )
         return reason, spans
 
+    def take_run_state(self) -> tuple[list[tuple[str, str, str]], list[str]]:
+        """Run state changed since the last call: (run, trace, records as text) to save, and
+        the runs that closed (to delete). Written with the hits, so a restart forgets nothing."""
+        saves = [
+            (run, trace, state.dump(records)) for (run, trace), records in self._run_saves.items()
+        ]
+        closed = sorted(self._runs_closed)
+        self._run_saves, self._runs_closed = {}, set()
+        return saves, closed
+
+    def give_back_run_state(self, taken: tuple[list[tuple[str, str, str]], list[str]]) -> None:
+        """Undo `take_run_state` after a failed write: what was taken is offered again."""
+        saves, closed = taken
+        self._runs_closed.update(closed)
+        for run, trace, text in saves:
+            self._run_saves.setdefault((run, trace), state.load(text))
+
+    def restore_runs(self, rows: Iterable[tuple[str, str, str]]) -> int:
+        """Open again the runs a previous process left open (`ExceptionLog.load_run_state`).
+
+        Returns how many traces were restored.
+        """
+        now = self._clock()
+        count = 0
+        for run_key, _trace, text in rows:
+            records = state.load(text)
+            self.assembler.restore_run(run_key, records, now)
+            self._link(_call_ids(records), run_key)
+            count += 1
+        return count
+
     def oldest_open_tag(self) -> int | None:
         """The oldest source position (spool segment) an open trace still holds spans from."""
         return self.assembler.oldest_tag()
@@ -139,10 +173,13 @@ class Pipeline:
             calls = _call_ids(trace.records)
             run_key = _run_key(trace.records) or self._linked_run(calls)
             run = self.assembler.run(run_key) if run_key is not None else None
-            # A reopened trace is already in its run: judge its records once, as they are now.
-            prior = [r for r in run.records if r.span.trace_id != trace.key] if run else []
+            # A reopened (or, after a restart, restored) trace is partly in its run already:
+            # judge each of its records once, as they are now.
+            prior = list(run.records) if run is not None else []
+            held = run.keys if run is not None else set()
+            mine = [r for r in trace.records if (r.span.trace_id, r.span.span_id) not in held]
             # A trace with a session is judged as the run so far; one without is a whole run.
-            resolved = resolve([*prior, *trace.records], contracts, final=run_key is None)
+            resolved = resolve([*prior, *mine], contracts, final=run_key is None)
             if run_key is None and _waiting(resolved):
                 # A pause with no session to tie the resume to: hold the trace as a run of its
                 # own, joined by the calls a later trace answers, and judge it when that closes.
@@ -152,6 +189,7 @@ class Pipeline:
             if run_key is not None:
                 self._link(calls, run_key)
                 self.assembler.join_run(trace, run_key, now)
+                self._run_saves[(run_key, trace.key)] = trace.records
                 joined = self.assembler.run(run_key)
                 if joined is not None:
                     joined.resolved = {_key(r): dict(r.fields) for r in resolved}
@@ -162,6 +200,8 @@ class Pipeline:
                             if h.span.trace_id == trace.key
                         )
         for run in closed_runs():
+            self._runs_closed.add(run.key)
+            self._run_saves = {k: v for k, v in self._run_saves.items() if k[0] != run.key}
             resolved = resolve(run.records, contracts, final=True)
             if run.key.startswith("~"):
                 # A held pause nobody answered: judged only now, as a whole.

@@ -2,34 +2,47 @@
 
 Threading contract: `on_end` runs on the application's thread. It only appends
 the span to a bounded in-memory queue and returns; it never blocks on rule work
-or I/O and never raises. A single worker thread converts spans, runs the rules
-and writes hits to DuckDB in batches. When the queue is full the span is
-dropped and counted, and the worker records the gap in `evidence_gaps`, so a
-reader of the log can see that evidence is missing for that period.
+or I/O and never raises. A single worker thread runs the drive loop
+(`spansift.drive`): converts spans, runs the rules and writes to DuckDB in
+batches. When the queue is full the span is dropped and counted, and the gap is
+recorded in `evidence_gaps`, so a reader of the log can see that evidence is missing.
+
+The application never fails because of the log: the database is opened on the
+worker. When another process holds it (`spansift serve`, or a sibling worker of a
+multi-process server), spans go to the receiver named in `<db>.serve.json`; with no
+receiver, the processor warns once, keeps trying to open the file, and counts what it
+could not record. After `fork()` (gunicorn, uWSGI, multiprocessing) the child starts a
+worker of its own, as the SDK's batch processor does.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+import weakref
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
-from functools import partial
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
-from spansift.model import Hit, Span
-from spansift.pipeline import Pipeline
+from spansift.drive import Driver
+from spansift.errors import SpansiftError
+from spansift.model import Span
 from spansift.review.actions import sync_fingerprints
 from spansift.rules import RuleSet, load_ruleset
+from spansift.sources.forward import Forwarder
 from spansift.sources.sdk import span_from_readable
 from spansift.store.log import DEFAULT_DB, ExceptionLog
 
 _logger = logging.getLogger(__name__)
 _WRITE_HITS = 5000  # hits held by the worker before it writes them mid-drain
+_REOPEN_S = 5.0  # how often a worker without the database tries to open it again
+_FORK_WAIT_S = 15.0  # how long a fork waits for the worker's current step
+_READY_WAIT_S = 1.0  # how long the first `is_suspended` waits for the worker to open the log
 
 
 class ExceptionLogProcessor(SpanProcessor):
@@ -57,27 +70,50 @@ class ExceptionLogProcessor(SpanProcessor):
         batch_size: int = 512,
         flush_interval_ms: int = 1000,
     ) -> None:
-        ruleset = rules if isinstance(rules, RuleSet) else load_ruleset(rules, contracts)
-        self.pipeline = Pipeline(ruleset)
-        self._log = ExceptionLog(db)
-        sync_fingerprints(self._log, ruleset)
-        self._queue: deque[ReadableSpan | Span] = deque()
+        self.ruleset = rules if isinstance(rules, RuleSet) else load_ruleset(rules, contracts)
+        self.db = str(db)
         self._max_queue = max_queue_size
         self._batch = batch_size
         # Wake the worker early only when the queue is a quarter full; else each interval.
         self._wake_at = max(batch_size, max_queue_size // 4)
         self._interval_s = flush_interval_ms / 1000
+        self.dropped_spans = 0
+        self.worker_errors = 0
+        self._start()
+        # A forked child must not share the parent's worker, queue or database handle.
+        owner = weakref.ref(self)
+        os.register_at_fork(
+            before=lambda: _hold_for_fork(owner),
+            after_in_parent=lambda: _release_after_fork(owner),
+            after_in_child=lambda: _restart_in_child(owner),
+        )
+
+    def _start(self) -> None:
+        self._queue: deque[ReadableSpan | Span] = deque()
         self._wake = threading.Event()
         self._waiters: list[threading.Event] = []
         self._waiters_lock = threading.Lock()
         self._stopping = False
-        self.dropped_spans = 0
-        self.worker_errors = 0
+        self._driver: Driver | None = None
+        self._log: ExceptionLog | None = None
+        self._forwarder: Forwarder | None = None
+        self._opened_at = 0.0
+        self._warned = False
         self._gap_first_ns = 0
         self._gap_last_ns = 0
-        self._gap_recorded = 0
+        self._gap_recorded = self.dropped_spans
+        # Held while the worker works, and by a fork: a child never inherits a lock
+        # (DuckDB's, a socket's) that a half-done step of the parent's worker held.
+        self._busy = threading.Lock()
+        self._held_for_fork = False
+        self._ready = threading.Event()  # set once the worker has first tried to open the log
         self._worker = threading.Thread(target=self._run, name="spansift-processor", daemon=True)
         self._worker.start()
+
+    @property
+    def pipeline(self) -> Any:
+        """The worker's pipeline (None until the database is open)."""
+        return self._driver.pipeline if self._driver is not None else None
 
     # -- application thread -------------------------------------------------
 
@@ -85,7 +121,7 @@ class ExceptionLogProcessor(SpanProcessor):
         try:
             queue = self._queue
             if len(queue) >= self._max_queue or self._stopping:
-                self._drop()
+                self._drop(1)
                 return
             queue.append(span)
             if len(queue) >= self._wake_at:
@@ -101,12 +137,12 @@ class ExceptionLogProcessor(SpanProcessor):
         """
         self.on_end(span)  # type: ignore[arg-type]  # the worker converts only ReadableSpans
 
-    def _drop(self) -> None:
+    def _drop(self, count: int) -> None:
         now = time.time_ns()
         if not self._gap_first_ns:
             self._gap_first_ns = now
         self._gap_last_ns = now
-        self.dropped_spans += 1
+        self.dropped_spans += count
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Process every span ended so far; False if the deadline passed first."""
@@ -130,42 +166,74 @@ class ExceptionLogProcessor(SpanProcessor):
                 "spansift: shutdown deadline passed with %d spans queued", len(self._queue)
             )
             return
-        self._log.close()
+        if self._log is not None:
+            self._log.close()
+
+    def is_suspended(self, agent: str | None, workflow: str | None = None) -> bool:
+        """Whether `spansift suspend` switched this agent (or workflow) off.
+
+        Safe on any thread: reads a set the worker refreshes about once a second; no I/O.
+        The first call may wait (at most a second) for the worker to open the log.
+        """
+        self._ready.wait(_READY_WAIT_S)
+        log = self._log
+        return log.is_suspended(agent, workflow) if log is not None else False
 
     # -- worker thread -------------------------------------------------------
 
     def _run(self) -> None:
+        with self._busy:
+            self._open()
+        self._ready.set()
         while True:
             self._wake.wait(self._interval_s)
             self._wake.clear()
             stopping = self._stopping
             with self._waiters_lock:
                 waiters, self._waiters = self._waiters, []
-            self._drain()
-            # A flush also closes traces whose root has ended, without the quiet period.
-            self._write(partial(self.pipeline.flush, ended_roots=bool(waiters)))
+            with self._busy:
+                self._open()
+                self._drain()
+                # A flush also closes traces whose root has ended, without the quiet period.
+                self._close(ended_roots=bool(waiters) or stopping, finish=stopping)
             for waiter in waiters:
                 waiter.set()
             if stopping:
-                self._drain()
-                self._write(self.pipeline.finish)
                 return
 
-    def _write(self, hits_of: Callable[[], list[Hit]]) -> None:
+    def _open(self) -> None:
+        """Open the log (or find the receiver holding it); retried every `_REOPEN_S`."""
+        if self._driver is not None or time.monotonic() - self._opened_at < _REOPEN_S:
+            return
+        self._opened_at = time.monotonic()
         try:
-            self._log.write(hits_of())
-            pipeline = self.pipeline
-            self._log.record_losses("processor", pipeline.take_losses())
+            log = ExceptionLog(self.db)
+        except SpansiftError as exc:
+            self._forwarder = Forwarder.for_db(self.db)
+            if self._forwarder is None and not self._warned:
+                self._warned = True
+                _logger.warning(
+                    "spansift: cannot open %s (%s) and no spansift serve holds it; spans are "
+                    "counted as lost until it can be opened",
+                    self.db,
+                    exc,
+                )
+            return
+        self._log = log
+        self._forwarder = None
+        self._driver = Driver(self.ruleset, log, source="processor")
+        try:
+            sync_fingerprints(log, self.ruleset)
+            self._driver.restore()
         except Exception:
             self.worker_errors += 1
-            _logger.exception("spansift: failed to evaluate or write closed traces")
+            _logger.exception("spansift: could not restore open runs")
 
     def _drain(self) -> None:
         # Hits of every batch queued now go to DuckDB in one transaction: a write costs
         # milliseconds however few rows it has, so fewer, larger writes keep the worker
         # (and its share of the GIL) small.
         queue = self._queue
-        pending: list[Hit] = []
         while queue:
             batch: list[ReadableSpan | Span] = []
             try:
@@ -173,25 +241,49 @@ class ExceptionLogProcessor(SpanProcessor):
                     batch.append(queue.popleft())
             except IndexError:
                 pass
+            spans = [s if isinstance(s, Span) else span_from_readable(s) for s in batch]
+            driver = self._driver
+            if driver is None:
+                forwarder = self._forwarder
+                if forwarder is None or not forwarder.send(spans):
+                    self._drop(len(spans))
+                continue
             try:
-                pending.extend(
-                    self.pipeline.spans(
-                        s if isinstance(s, Span) else span_from_readable(s) for s in batch
-                    )
-                )
+                driver.spans(spans)
             except Exception:
                 self.worker_errors += 1
                 _logger.exception("spansift: failed to process %d spans", len(batch))
-            if len(pending) >= _WRITE_HITS:
-                self._write(pending.copy)
-                pending.clear()
-        if pending:
-            self._write(pending.copy)
+            if driver.pending >= _WRITE_HITS:
+                self._commit()
+
+    def _close(self, *, ended_roots: bool, finish: bool) -> None:
+        driver = self._driver
+        if driver is None:
+            return
+        try:
+            if finish:
+                driver.finish()
+            else:
+                driver.tick(ended_roots=ended_roots)
+        except Exception:
+            self.worker_errors += 1
+            _logger.exception("spansift: failed to evaluate closed traces")
+        self._commit()
         self._record_gap()
+
+    def _commit(self) -> None:
+        driver = self._driver
+        if driver is None:
+            return
+        try:
+            driver.commit()
+        except Exception:
+            self.worker_errors += 1
+            _logger.exception("spansift: failed to write exceptions; will retry")
 
     def _record_gap(self) -> None:
         lost = self.dropped_spans
-        if lost == self._gap_recorded:
+        if lost == self._gap_recorded or self._log is None:
             return
         first, last = self._gap_first_ns, self._gap_last_ns
         try:
@@ -199,17 +291,37 @@ class ExceptionLogProcessor(SpanProcessor):
                 "processor",
                 first,
                 last,
-                lost,
-                f"in-process queue full (max_queue_size={self._max_queue})",
+                lost - self._gap_recorded,
+                f"in-process queue full (max_queue_size={self._max_queue}) or log unavailable",
             )
             self._gap_recorded = lost
         except Exception:
             self.worker_errors += 1
             _logger.exception("spansift: failed to record an evidence gap")
 
-    def is_suspended(self, agent: str | None, workflow: str | None = None) -> bool:
-        """Whether `spansift suspend` switched this agent (or workflow) off.
 
-        Safe on any thread: reads a set the worker refreshes about once a second; no I/O.
-        """
-        return self._log.is_suspended(agent, workflow)
+def _hold_for_fork(owner: weakref.ref[ExceptionLogProcessor]) -> None:
+    """Before fork: let the worker finish its step (bounded, so a fork never hangs)."""
+    processor = owner()
+    if processor is not None:
+        processor._held_for_fork = processor._busy.acquire(timeout=_FORK_WAIT_S)
+
+
+def _release_after_fork(owner: weakref.ref[ExceptionLogProcessor]) -> None:
+    processor = owner()
+    if processor is not None and processor._held_for_fork:
+        processor._held_for_fork = False
+        processor._busy.release()
+
+
+def _restart_in_child(owner: weakref.ref[ExceptionLogProcessor]) -> None:
+    """After fork: forget the parent's worker and database handle, start afresh."""
+    processor = owner()
+    if processor is not None and not processor._stopping:
+        # Keep the parent's database handle referenced, never closed or collected here:
+        # closing it in the child could checkpoint into a file the parent still writes.
+        _INHERITED.append((processor._log, processor._driver))
+        processor._start()
+
+
+_INHERITED: list[object] = []

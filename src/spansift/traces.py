@@ -223,6 +223,16 @@ class Assembler:
         if trace.evicted and not run.evicted:
             run.evicted = trace.evicted
 
+    def restore_run(self, run_key: str, records: list[SpanRecord], now: float) -> None:
+        """Hold a run's records again (after a restart), as if its traces had just joined it."""
+        run = self._runs.get(run_key)
+        if run is None:
+            run = self._runs[run_key] = Group(run_key, now, now)
+        fresh = [r for r in records if (r.span.trace_id, r.span.span_id) not in run.keys]
+        room = max(0, self.limits.max_spans_per_trace * 4 - len(run.records))
+        run.records.extend(fresh[:room])
+        run.keys.update((r.span.trace_id, r.span.span_id) for r in fresh[:room])
+
     def closed_runs(self, now: float) -> list[Group]:
         """Runs whose window passed with no new trace, or that memory evicts."""
         out: list[Group] = []

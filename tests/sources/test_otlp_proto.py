@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -142,3 +143,16 @@ def test_empty_request_gives_no_spans() -> None:
     request = ExportTraceServiceRequest(resource_spans=[ResourceSpans(scope_spans=[ScopeSpans()])])
     assert spans_from_request(request) == []
     assert list(scan_request(request, frozenset(), ())) == []
+
+
+def test_spans_encoded_as_otlp_decode_to_the_same_spans() -> None:
+    """What the processor forwards to a receiver is what the receiver reads back."""
+    from spansift.sources.files import iter_file
+    from spansift.sources.otlp_encode import request_from_spans
+    from spansift.sources.otlp_proto import spans_from_request
+
+    fixtures = Path(__file__).parents[1] / "fixtures" / "traces"
+    spans = [s for name in ("loop", "bypass") for c in iter_file(fixtures / f"{name}.jsonl")
+             for s in c.spans or ()]  # fmt: skip
+    assert spans
+    assert list(spans_from_request(request_from_spans(spans))) == spans

@@ -10,7 +10,6 @@ import click
 from spansift.cli._common import db_option, fail, load_rules, rules_options
 from spansift.errors import SpansiftError
 from spansift.ingest import ingest_paths
-from spansift.pipeline import Pipeline
 from spansift.sources.files import iter_paths
 from spansift.store.log import ExceptionLog
 
@@ -49,7 +48,7 @@ def ingest(
         ) as bar,
     ):
         result = ingest_paths(
-            paths, Pipeline(ruleset), log, on_file_done=lambda p: bar.update(p.stat().st_size)
+            paths, ruleset, log, on_file_done=lambda p: bar.update(p.stat().st_size)
         )
     click.echo(
         f"ingested {_plural(result.files, 'file')}: {_plural(result.spans, 'span')} read, "

@@ -13,7 +13,7 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ import duckdb
 
 from spansift.errors import SpansiftError
 from spansift.model import Hit, Span
-from spansift.store import chain
+from spansift.store import chain, run_states
 from spansift.store.migrations import migrate
 from spansift.store.rows import (
     COLUMN_NAMES,
@@ -33,12 +33,13 @@ from spansift.store.rows import (
     utc_from_ns,
     utc_now,
 )
+from spansift.store.run_states import RunState
 
 DEFAULT_DB = "spansift.duckdb"
 BASE_TABLE = "exception_rows"  # what `write` appends to; `exceptions` is a view over it
 # Exception types an approval grant can cover: the use was approved ahead of time.
 GRANTABLE = frozenset({"wrong_tool", "approval_bypassed", "approval_denied"})
-_REFRESH_S = 1.0  # how often `write` re-reads grants and suspensions on the writer's thread
+_REFRESH_S = 1.0
 
 
 def parse_scope(scope: str) -> dict[str, str]:
@@ -96,8 +97,11 @@ class ExceptionLog:
         if not read_only:
             self.refresh()
 
-    def write(self, hits: Sequence[Hit]) -> int:
+    def write(self, hits: Sequence[Hit], run_state: RunState | None = None) -> int:
         """Insert the rows of `hits` and their evidence spans in one transaction.
+
+        `run_state` (from `Pipeline.take_run_state`) is saved in the same transaction, so
+        the runs a restart must remember never lag behind the rows written.
 
         Rows already in the log are skipped (their evidence may still grow). Every new
         row is appended to the hash chain in the same transaction. A hit covered by a
@@ -108,9 +112,12 @@ class ExceptionLog:
         with self.lock:
             if time.monotonic() - self._refreshed > _REFRESH_S:
                 self.refresh()
+            saving = run_state is not None and bool(run_state[0] or run_state[1])
             if not hits:
+                if saving:
+                    self._in_transaction(lambda: self._save_run_state(run_state))
                 return 0
-            new_rows = self._write(hits)
+            new_rows = self._write(hits, run_state if saving else None)
             self._contain(hits, new_rows)
             return len(new_rows)
 
@@ -134,7 +141,27 @@ class ExceptionLog:
         if rows:
             self.append(chain.SUSPENSION, "suspensions", list(rows.values()))
 
-    def _write(self, hits: Sequence[Hit]) -> set[tuple[Any, ...]]:
+    def _in_transaction(self, work: Callable[[], None]) -> None:
+        con = self.con
+        con.begin()
+        try:
+            work()
+            con.commit()
+        except Exception:
+            con.rollback()
+            raise
+
+    def _save_run_state(self, run_state: RunState | None) -> None:
+        if run_state is not None and self.schema_version >= run_states.SINCE:
+            run_states.save(self.con, run_state)
+
+    def load_run_state(self) -> list[tuple[str, str, str]]:
+        """The runs a previous process left open: (run key, trace id, records as text)."""
+        return run_states.load(self.con) if self.schema_version >= run_states.SINCE else []
+
+    def _write(
+        self, hits: Sequence[Hit], run_state: RunState | None = None
+    ) -> set[tuple[Any, ...]]:
         if not self._staged:
             self._create_staging()
         detected_at = utc_now()
@@ -195,6 +222,7 @@ class ExceptionLog:
                     ]
                 )
                 appender.flush()
+            self._save_run_state(run_state)
             con.commit()
         except Exception:
             con.rollback()

@@ -11,7 +11,7 @@ import hashlib
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from spansift.evidence import hit_evidence, span_json
+from spansift.evidence import MAX_VALUE_CHARS, hit_evidence, span_json
 from spansift.model import Hit, Span
 
 _EPOCH = datetime(1970, 1, 1)  # naive UTC, like every TIMESTAMP column here
@@ -63,9 +63,11 @@ def utc_now() -> datetime:
 
 
 def _text(value: object) -> str | None:
+    """A row's text column: any value as text, cut to the evidence bound like every value."""
     if value is None:
         return None
-    return value if isinstance(value, str) else str(value)
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS] + "..."
 
 
 def hit_row(hit: Hit, detected_at: datetime, span_json_text: str | None = None) -> tuple[Any, ...]:
@@ -84,8 +86,8 @@ def hit_row(hit: Hit, detected_at: datetime, span_json_text: str | None = None) 
         match.rule_id,
         _text(fields.get("agent.name")),
         _text(fields.get("tool.name")),
-        match.boundary,
-        match.summary,
+        _text(match.boundary),
+        _text(match.summary),
         match.owner,
         "open",
         None,
@@ -100,7 +102,7 @@ def trace_span_row(span: Span) -> tuple[Any, ...]:
         span.trace_id,
         span.span_id,
         span.parent_span_id,
-        span.name,
+        _text(span.name),
         span.status.name.lower(),
         utc_from_ns(span.start_ns),
         utc_from_ns(span.end_ns),

@@ -1,0 +1,136 @@
+"""The one drive loop between a source and the log, shared by every source.
+
+A source (the in-process processor's queue, the receiver's spool, files being
+ingested) hands a `Driver` its inputs; the driver runs them through the pipeline,
+closes traces and runs as its clock says, and commits: the hits, the run state a
+restart needs and any losses, in one transaction. Only after `commit` returns may the
+source forget what it handed over (the spool consumes, the queue drops its batch).
+
+Clocks: live sources use the wall clock (a trace closes `quiet_s` after its root
+ended). Backfill uses **event time**: the clock is the latest span end read so far, so
+the rows of an ingest depend on the data, never on how fast it was read.
+
+One thread at a time; the driver does no threading of its own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from spansift.model import Hit, Span
+from spansift.pipeline import Pipeline
+from spansift.traces import AssemblyLimits
+
+if TYPE_CHECKING:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    from spansift.rules import RuleSet
+    from spansift.store.log import ExceptionLog
+
+# Backfill reads spans in the order they were exported, not the order they ended: give
+# a trace more event time before closing it than a live receiver gives it wall time.
+EVENT_TIME_LIMITS = AssemblyLimits(quiet_s=30.0, timeout_s=300.0, linger_s=300.0)
+
+
+class EventClock:
+    """Event time: the latest span end seen, in seconds (never goes back)."""
+
+    def __init__(self) -> None:
+        self.now_s = 0.0
+
+    def observe(self, spans: Iterable[Span]) -> None:
+        latest = max((s.end_ns for s in spans), default=0) / 1e9
+        self.now_s = max(self.now_s, latest)
+
+    def __call__(self) -> float:
+        return self.now_s
+
+
+@dataclass(slots=True)
+class Committed:
+    """What a driver has written so far."""
+
+    hits: int = 0
+    new_rows: int = 0
+    commits: int = 0
+    pending: list[Hit] = field(default_factory=list)
+
+
+class Driver:
+    """Runs inputs through a pipeline into a log; see the module docstring."""
+
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        log: ExceptionLog,
+        *,
+        source: str,
+        event_time: bool = False,
+        limits: AssemblyLimits | None = None,
+    ) -> None:
+        self.log = log
+        self.source = source
+        self.event_clock = EventClock() if event_time else None
+        clock = self.event_clock if self.event_clock is not None else time.monotonic
+        chosen = limits or (EVENT_TIME_LIMITS if event_time else None)
+        self.pipeline = Pipeline(ruleset, limits=chosen, clock=clock)
+        self.done = Committed()
+
+    # -- input ------------------------------------------------------------------
+
+    def spans(self, spans: Iterable[Span], tag: int | None = None) -> None:
+        """Process finished spans (closing what their arrival closes)."""
+        if self.event_clock is not None:
+            spans = list(spans)
+            self.event_clock.observe(spans)
+        self.done.pending.extend(self.pipeline.spans(spans, tag))
+
+    def request(self, request: ExportTraceServiceRequest, tag: int | None = None) -> None:
+        """Process a decoded OTLP request."""
+        from spansift.sources.otlp_proto import spans_from_request  # noqa: PLC0415
+
+        self.spans(spans_from_request(request), tag)
+
+    def tick(self, *, ended_roots: bool = False) -> None:
+        """Close what the clock says is due (and, with `ended_roots`, every ended trace)."""
+        self.done.pending.extend(self.pipeline.flush(ended_roots=ended_roots))
+
+    def finish(self) -> None:
+        """Close every open trace and run: the end of a backfill, or a shutdown."""
+        self.done.pending.extend(self.pipeline.finish())
+
+    def restore(self) -> int:
+        """Open again the runs the log says a previous process left open."""
+        return self.pipeline.restore_runs(self.log.load_run_state())
+
+    # -- output -----------------------------------------------------------------
+
+    @property
+    def pending(self) -> int:
+        return len(self.done.pending)
+
+    def commit(self) -> int:
+        """Write pending hits, run state and losses in one transaction; the new row count.
+
+        On failure nothing is lost: the pending hits stay pending and the run state is
+        offered again, so the caller may retry (and must not acknowledge its inputs).
+        """
+        pipeline = self.pipeline
+        run_state = pipeline.take_run_state()
+        hits = self.done.pending
+        try:
+            new = self.log.write(hits, run_state)
+        except Exception:
+            pipeline.give_back_run_state(run_state)
+            raise
+        self.done.pending = []
+        self.done.hits += len(hits)
+        self.done.new_rows += new
+        self.done.commits += 1
+        self.log.record_losses(self.source, pipeline.take_losses())
+        return new
