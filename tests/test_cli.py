@@ -148,3 +148,31 @@ def test_bad_rules_folder_refuses_to_run(runner: CliRunner, db: Path, tmp_path: 
     assert result.exit_code == 1
     assert "broken.yaml:" in result.stderr
     assert not db.exists()
+
+
+def test_poison_values_are_rejected_per_line_and_good_files_still_count(
+    runner: CliRunner, db: Path, tmp_path: Path
+) -> None:
+    """A lone surrogate or a time out of range rejects its line, named; nothing else is lost."""
+    good = json.loads((OTLP / "malformed_line.jsonl").read_text().splitlines()[0])
+    span = good["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+    lines = [json.dumps(good)]
+    for key, value in (("name", "bad \ud800 name"), ("endTimeUnixNano", str(10**22))):
+        bad = json.loads(json.dumps(good))
+        bad["resourceSpans"][0]["scopeSpans"][0]["spans"][0][key] = value
+        lines.append(json.dumps(bad))
+    poison = tmp_path / "poison.jsonl"
+    poison.write_text("\n".join(lines) + "\n")
+    code, out, err = _ingest(runner, db, poison, SAMPLE)
+    assert code == 1
+    assert "2 inputs rejected" in out
+    assert "poison.jsonl:2:" in err and "surrogate" in err
+    assert "poison.jsonl:3:" in err and "not a time" in err
+    assert "Traceback" not in err
+    sample_only = tmp_path / "sample.duckdb"
+    assert _ingest(runner, sample_only, SAMPLE)[0] == 0
+    count = "SELECT count(*) FROM exceptions"
+    result = runner.invoke(main, ["query", count, "--db", str(sample_only), "--format", "csv"])
+    both = runner.invoke(main, ["query", count, "--db", str(db), "--format", "csv"])
+    assert span["traceId"]
+    assert int(both.stdout.split()[-1]) >= int(result.stdout.split()[-1]) > 0

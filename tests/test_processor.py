@@ -142,3 +142,26 @@ def test_a_log_held_elsewhere_is_retried_and_the_loss_recorded(
     provider.shutdown()
     assert _rows(db, "SELECT count(*) FROM exceptions") == [(1,)]
     assert _rows(db, "SELECT source, lost_spans FROM evidence_gaps") == [("processor", 6)]
+
+
+def test_a_row_the_database_refuses_is_quarantined_and_the_rest_written(db: Path) -> None:
+    """Text DuckDB cannot hold (a lone surrogate from the app) costs that row, not the batch."""
+    provider = TracerProvider()
+    processor = ExceptionLogProcessor(db=db)
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("support-app")
+    for tool in ("refund_\ud800order", "get_order"):
+        with tracer.start_as_current_span(
+            f"execute_tool {tool}",
+            attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": tool},
+        ) as span:
+            span.set_status(Status(StatusCode.ERROR, "TimeoutError"))
+    assert processor.force_flush(10_000)
+    provider.shutdown()
+    assert processor.worker_errors == 0
+    assert _rows(db, "SELECT tool FROM exceptions") == [("get_order",)]
+    ((kind, reason, payload),) = _rows(db, "SELECT kind, reason, payload FROM quarantine")
+    assert kind == "exception"
+    assert "surrogate" in str(reason)
+    assert b'"rule_id": "tool_error"' in bytes(payload)  # type: ignore[arg-type]
+    assert _rows(db, "SELECT lost_spans FROM evidence_gaps") == [(1,)]

@@ -15,6 +15,7 @@ One thread at a time; the driver does no threading of its own.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from spansift.model import Hit, Span
 from spansift.pipeline import Pipeline
+from spansift.store.quarantine import Quarantined, hit_payload, is_data_error, set_aside
 from spansift.traces import AssemblyLimits
 
 if TYPE_CHECKING:
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 
     from spansift.rules import RuleSet
     from spansift.store.log import ExceptionLog
+    from spansift.store.run_states import RunState
 
 # Backfill reads spans in the order they were exported, not the order they ended: give
 # a trace more event time before closing it than a live receiver gives it wall time.
@@ -58,7 +61,9 @@ class Committed:
     hits: int = 0
     new_rows: int = 0
     commits: int = 0
+    quarantined: int = 0
     pending: list[Hit] = field(default_factory=list)
+    aside: list[Quarantined] = field(default_factory=list)  # to quarantine at the next commit
 
 
 class Driver:
@@ -96,6 +101,10 @@ class Driver:
 
         self.spans(spans_from_request(request), tag)
 
+    def quarantine(self, kind: str, payload: bytes, reason: str, spans: int = 0) -> None:
+        """Set an input aside that could not be processed (written at the next commit)."""
+        self.done.aside.append(Quarantined(self.source, kind, reason, payload, spans))
+
     def tick(self, *, ended_roots: bool = False) -> None:
         """Close what the clock says is due (and, with `ended_roots`, every ended trace)."""
         self.done.pending.extend(self.pipeline.flush(ended_roots=ended_roots))
@@ -117,20 +126,58 @@ class Driver:
     def commit(self) -> int:
         """Write pending hits, run state and losses in one transaction; the new row count.
 
-        On failure nothing is lost: the pending hits stay pending and the run state is
-        offered again, so the caller may retry (and must not acknowledge its inputs).
+        When the database refuses the *data* (text it cannot hold, a value out of range),
+        the hits are written one by one and those refused are quarantined with the reason,
+        so one poison row never stops the rest. Any other failure (a full disk) loses
+        nothing: the pending hits stay pending and the run state is offered again, so the
+        caller may retry (and must not acknowledge its inputs).
         """
         pipeline = self.pipeline
         run_state = pipeline.take_run_state()
         hits = self.done.pending
         try:
-            new = self.log.write(hits, run_state)
+            try:
+                new = self.log.write(hits, run_state)
+            except Exception as exc:
+                if not is_data_error(exc):
+                    raise
+                new = self._isolate(hits, run_state)
         except Exception:
             pipeline.give_back_run_state(run_state)
             raise
-        self.done.pending = []
-        self.done.hits += len(hits)
-        self.done.new_rows += new
-        self.done.commits += 1
+        done = self.done
+        done.pending = []
+        done.hits += len(hits)
+        done.new_rows += new
+        done.commits += 1
+        if done.aside:
+            set_aside(self.log, done.aside)
+            done.quarantined += len(done.aside)
+            done.aside = []
         self.log.record_losses(self.source, pipeline.take_losses())
         return new
+
+    def _isolate(self, hits: list[Hit], run_state: RunState) -> int:
+        """Write hits one by one; quarantine those (and a run state) the database refuses."""
+        log = self.log
+        new = 0
+        for hit in hits:
+            try:
+                new += log.write([hit])
+            except Exception as exc:
+                if not is_data_error(exc):
+                    raise
+                self.quarantine("exception", hit_payload(hit), _why(exc), spans=1)
+        try:
+            log.write([], run_state)
+        except Exception as exc:
+            if not is_data_error(exc):
+                raise
+            runs = sorted({run for run, _, _ in run_state[0]})
+            payload = json.dumps({"runs": runs}, ensure_ascii=True).encode()
+            self.quarantine("run_state", payload, "open runs not saved: " + _why(exc))
+        return new
+
+
+def _why(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"

@@ -61,6 +61,8 @@ class Group:
     def incomplete(self) -> str | None:
         """Why its evidence is known to be incomplete, or None."""
         parts = []
+        if not self.root_ended and self.span_ids:
+            parts.append("no root span seen: judged on part of the trace")
         if self.evicted:
             parts.append(self.evicted)
         if self.dropped_spans:
@@ -93,6 +95,8 @@ class Assembler:
         self._lingering: OrderedDict[str, tuple[float, Group]] = OrderedDict()
         self._lingering_spans = 0
         self._held = 0
+        # Source positions (spool segments) held by open or lingering traces: how many each.
+        self._tags: dict[int, int] = {}
 
     @property
     def open_traces(self) -> int:
@@ -116,6 +120,8 @@ class Assembler:
         trace.span_ids.add(record.span.span_id)
         trace.last_seen = now
         if tag is not None and (trace.tag is None or tag < trace.tag):
+            self._drop_tag(trace.tag)
+            self._hold_tag(tag)
             trace.tag = tag
         if record.span.parent_span_id is None:
             trace.root_ended = True
@@ -134,6 +140,7 @@ class Assembler:
         lingering = self._lingering.pop(key, None)
         if lingering is None:
             trace = self._traces[key] = Group(key, now, now, tag=tag)
+            self._hold_tag(tag)
             return trace
         _, trace = lingering
         self._lingering_spans -= len(trace.records)
@@ -142,13 +149,25 @@ class Assembler:
             return None
         self.counters.traces_reopened += 1
         trace.first_seen = now
-        trace.tag = tag
         self._traces[key] = trace
         self._held += len(trace.records)
         return trace
 
+    def _hold_tag(self, tag: int | None) -> None:
+        if tag is not None:
+            self._tags[tag] = self._tags.get(tag, 0) + 1
+
+    def _drop_tag(self, tag: int | None) -> None:
+        if tag is not None:
+            left = self._tags[tag] - 1
+            if left:
+                self._tags[tag] = left
+            else:
+                del self._tags[tag]
+
     def _linger(self, trace: Group, now: float) -> None:
         if trace.evicted:
+            self._drop_tag(trace.tag)
             return  # memory pressure closed it; keeping it would defeat the bound
         self._lingering[trace.key] = (now, trace)
         self._lingering_spans += len(trace.records)
@@ -164,6 +183,7 @@ class Assembler:
                 break
             self._lingering.popitem(last=False)
             self._lingering_spans -= len(trace.records)
+            self._drop_tag(trace.tag)
 
     def closed_traces(self, now: float, *, ended_roots: bool = False) -> list[Group]:
         """Traces whose root ended and went quiet, that timed out, or that memory evicts.
@@ -253,6 +273,9 @@ class Assembler:
         """Every open trace, for shutdown or the end of a backfill."""
         traces = [self._pop_trace(key) for key in list(self._traces)]
         self.counters.traces_closed += len(traces)
+        for trace in traces:
+            self._drop_tag(trace.tag)
+        self.forget_lingering()
         return traces
 
     def close_all_runs(self) -> list[Group]:
@@ -262,11 +285,17 @@ class Assembler:
         self.counters.runs_closed += len(runs)
         return runs
 
-    def oldest_tag(self) -> int | None:
-        """The oldest source position an open trace still needs (None when nothing is open).
+    def forget_lingering(self) -> None:
+        """Drop every lingering closed trace (a clean stop: their sources may be released)."""
+        for _, trace in self._lingering.values():
+            self._drop_tag(trace.tag)
+        self._lingering.clear()
+        self._lingering_spans = 0
 
-        Tags grow in arrival order, so the trace seen first holds the oldest one.
+    def oldest_tag(self) -> int | None:
+        """The oldest source position an open or lingering trace still needs, or None.
+
+        A lingering trace counts: if a late span reopens it after a restart, the source
+        must still hold the spans it had, or it would be judged on its late part alone.
         """
-        for trace in self._traces.values():
-            return trace.tag
-        return None
+        return min(self._tags) if self._tags else None

@@ -144,3 +144,35 @@ def test_bad_rules_file_refuses_to_start(tmp_path: Path) -> None:
     assert "Error:" in result.stderr
     assert "ready" not in result.stdout
     assert not (tmp_path / "x.duckdb").exists()
+
+
+def _with_string(text: str) -> bytes:
+    """A one-span OTLP/JSON request whose tool name is `text` (escaped as JSON writes it)."""
+    doc = json.loads(otlp_json("5b8efff798038103d269b633813fc60c", "eee19b7ec3c1b171"))
+    span = doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+    span["attributes"][1]["value"]["stringValue"] = text
+    return json.dumps(doc).encode()
+
+
+def _with_time(value: object) -> bytes:
+    doc = json.loads(otlp_json("5b8efff798038103d269b633813fc60c", "eee19b7ec3c1b171"))
+    doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["endTimeUnixNano"] = value
+    return json.dumps(doc).encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        pytest.param(_with_string("get_\ud800order"), "lone UTF-16 surrogate", id="surrogate"),
+        pytest.param(_with_time(str(10**21)), "not a time", id="after-2554"),
+        pytest.param(_with_time(-1), "not a time", id="before-1970"),
+    ],
+)
+def test_json_the_protobuf_path_would_refuse_gets_400(
+    server: Server, body: bytes, says: str
+) -> None:
+    """Poison JSON is refused at the door, never acknowledged, and good data keeps flowing."""
+    status, _, answer = post(f"{server.url}/v1/traces", body, JS)
+    assert status == 400
+    assert says in json.loads(answer)["message"]
+    _still_serving(server)

@@ -157,7 +157,13 @@ def test_tiny_memory_bound_evicts_and_marks_the_exceptions(db: Path) -> None:
     ]
     assert pipeline.take_losses() is None, "each loss is reported once"
     # Without its root the trace names no agent, so no contract budget applies.
-    assert rows == [("runaway_loop", "trace closed early: too many open traces or spans held")]
+    assert rows == [
+        (
+            "runaway_loop",
+            "no root span seen: judged on part of the trace; "
+            "trace closed early: too many open traces or spans held",
+        )
+    ]
 
 
 def test_spans_over_the_per_trace_limit_are_counted() -> None:

@@ -105,6 +105,14 @@ def _say(text: str) -> None:
     help="Seconds SIGTERM/SIGINT may take to drain the spool.",
 )
 @click.option(
+    "--run-window",
+    type=click.FloatRange(1),
+    default=300.0,
+    show_default=True,
+    help="Seconds a session stays open after its last trace, e.g. for an approval to be "
+    "answered; open sessions survive restarts.",
+)
+@click.option(
     "--test-pause-file",
     hidden=True,
     help="Testing only: while this file exists the worker processes nothing.",
@@ -121,6 +129,7 @@ def serve(
     max_backlog_mib: int,
     max_backlog_requests: int,
     shutdown_timeout: float,
+    run_window: float,
     test_pause_file: str | None,
 ) -> None:
     """Receive OTLP traces (gRPC and HTTP) and keep the exception log up to date.
@@ -138,6 +147,7 @@ def serve(
     config = ReceiverConfig(
         db=db, host=host, grpc_port=grpc_port, http_port=http_port, token=token or None,
         limits=limits, shutdown_timeout_s=shutdown_timeout, pause_file=test_pause_file,
+        run_window_s=run_window,
     )  # fmt: skip
     receiver = Receiver(config, ruleset)
     stop = threading.Event()
@@ -158,6 +168,9 @@ def serve(
             f"replaying {recovery.records:,} spooled requests "
             f"({recovery.torn_records} torn records truncated, {recovery.torn_bytes:,} bytes)"
         )
+    restored = receiver.restored_run_traces
+    if restored:
+        _say(f"restored {restored:,} traces of sessions still open (waiting for a resume)")
     _say(
         f"otlp grpc {host}:{receiver.grpc_port}, otlp http {host}:{receiver.http_port}, "
         f"db {db}, {len(ruleset)} rules; ready"

@@ -94,7 +94,7 @@ class Intake:
             accepted = validate(kind, body)
             if accepted.spans:
                 try:
-                    self.spool.append(kind, body)
+                    self.spool.append(accepted.kind, accepted.payload)
                 except SpoolClosedError:
                     msg = "receiver is shutting down"
                     raise BusyError(STOPPING, msg, self.limits.retry_after_s) from None

@@ -18,6 +18,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from spansift.receiver._spool import KIND_JSON, KIND_PROTOBUF
+from spansift.sources.otlp_encode import request_from_spans
 from spansift.sources.otlp_json import parse_json
 from spansift.sources.otlp_proto import decode_request
 
@@ -104,11 +105,14 @@ def _inflate(body: bytes, wbits: int, limit: int) -> bytes:
 def validate(kind: int, body: bytes) -> Accepted:
     """Decode `body` far enough to know it is a trace request with well-formed ids."""
     if kind == KIND_JSON:
+        # JSON is checked as strictly as protobuf would be (Unicode text, value ranges) and
+        # spooled as protobuf: what is acknowledged is what the worker can always read.
         try:
             spans = parse_json(body)
+            payload = request_from_spans(spans).SerializeToString()
         except (ValueError, RecursionError) as exc:
             raise BadBodyError(str(exc)) from None
-        return Accepted(kind, body, len(spans))
+        return Accepted(KIND_PROTOBUF, payload, len(spans))
     try:
         request = decode_request(body)
     except (ValueError, RecursionError) as exc:

@@ -1,9 +1,15 @@
 """The one thread that turns spooled requests into exception rows.
 
-It reads the spool in order, runs the pipeline, writes the hits of a batch in
-one DuckDB transaction and only then tells the spool the batch is consumed.
-A crash between the commit and `consume` replays the batch on the next start,
-which adds no rows because exception ids are deterministic.
+It reads the spool in order and hands each request to a `Driver` (the drive loop
+every source shares), which commits the hits, the state of open runs and anything
+quarantined in one DuckDB transaction; only then is the batch consumed from the
+spool. A crash between the commit and `consume` replays the batch on the next
+start, which adds no rows because exception ids are deterministic. Segments that an
+open or lingering trace still needs are kept, so a replay sees whole traces; runs
+are restored from the log.
+
+A record that cannot be decoded or processed is quarantined (with an evidence gap)
+and the rest flows on; a database that refuses writes is retried without consuming.
 """
 
 from __future__ import annotations
@@ -14,15 +20,13 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from spansift.model import Hit
 from spansift.receiver._spool import KIND_JSON, Record, Spool
 from spansift.sources.otlp_json import parse_json
 from spansift.sources.otlp_proto import decode_request
 
 if TYPE_CHECKING:
-    from spansift.pipeline import Pipeline
+    from spansift.drive import Driver
     from spansift.receiver._stats import Counters
-    from spansift.store.log import ExceptionLog
 
 _logger = logging.getLogger(__name__)
 MAX_WAIT_S = 0.2  # the longest an accepted request waits before the worker looks at the spool
@@ -32,32 +36,32 @@ RETRY_S = 0.5
 
 
 class Worker:
-    """Owns the `ExceptionLog` and the `Pipeline`; both are used only on its thread.
+    """Owns the `Driver` (its log and pipeline); both are used only on its thread.
 
-    `start()` launches the thread. `stop(deadline)` asks it to finish the
-    backlog (the spool must already refuse appends) and waits until the
+    `start()` restores open runs and launches the thread. `stop(deadline)` asks it to
+    finish the backlog (the spool must already refuse appends) and waits until the
     deadline (a `time.monotonic()` value); it returns True if the backlog was drained.
     """
 
     def __init__(
         self,
         spool: Spool,
-        pipeline: Pipeline,
-        log: ExceptionLog,
+        driver: Driver,
         counters: Counters,
         *,
         pause_file: str | None = None,
     ) -> None:
         self.spool = spool
-        self.pipeline = pipeline
-        self.log = log
+        self.driver = driver
         self.counters = counters
         self.committed_at = 0.0  # time.time() of the last commit, for stats
+        self.restored_traces = 0
         self._pause_file = pause_file  # test hook: while this file exists, nothing is processed
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="spansift-worker", daemon=True)
 
     def start(self) -> None:
+        self.restored_traces = self.driver.restore()
         self._thread.start()
 
     def stop(self, deadline: float) -> bool:
@@ -75,7 +79,7 @@ class Worker:
                 if self._stopping.is_set() and spool.backlog()[1] == 0:
                     # Traces whose root ended are decided now; the rest stay in the spool
                     # and are reassembled when the receiver starts again.
-                    self._close_traces(ended_roots=True)
+                    self._close_traces(ended_roots=True, stopping=True)
                     return
                 self._close_traces()
                 continue
@@ -84,61 +88,70 @@ class Worker:
                     return
                 continue
             records = spool.read(BATCH_RECORDS, BATCH_BYTES)
-            hits, spans = self._process(records)
-            hits.extend(self.pipeline.flush())
-            while not self._commit(records, hits, spans):
+            spans = self._process(records)
+            self._tick()
+            while not self._commit(records, spans):
                 # While stopping, a failing database is not retried: the spool keeps the data.
                 if self._stopping.wait(RETRY_S):
                     return
 
-    def _process(self, records: list[Record]) -> tuple[list[Hit], int]:
-        hits: list[Hit] = []
+    def _process(self, records: list[Record]) -> int:
+        driver = self.driver
+        counts = driver.pipeline.counts
         spans = 0
-        pipeline = self.pipeline
         for record in records:
-            before = pipeline.counts.spans
+            before = counts.spans
             tag = record.end[0]  # its spool segment: kept while a trace needs it
             try:
-                if record.kind == KIND_JSON:
-                    hits.extend(pipeline.spans(parse_json(record.payload), tag))
+                if record.kind == KIND_JSON:  # spooled by an older version
+                    driver.spans(parse_json(record.payload), tag)
                 else:
-                    hits.extend(pipeline.request(decode_request(record.payload), tag))
+                    driver.request(decode_request(record.payload), tag)
             except Exception as exc:  # a poison record must not stop the receiver
                 self._poison(record, exc)
-            spans += pipeline.counts.spans - before
-        return hits, spans
+            spans += counts.spans - before
+        return spans
 
-    def _close_traces(self, *, ended_roots: bool = False) -> None:
-        """While idle: evaluate traces (and runs) that went quiet, and write their hits."""
+    def _tick(self, *, ended_roots: bool = False) -> bool:
         try:
-            hits = self.pipeline.flush(ended_roots=ended_roots)
+            self.driver.tick(ended_roots=ended_roots)
         except Exception as exc:
-            self.counters.error(f"closing traces failed: {exc}")
+            self.counters.error(f"closing traces failed: {type(exc).__name__}: {exc}")
+            _logger.exception("spansift serve: closing traces failed")
+            return False
+        return True
+
+    def _close_traces(self, *, ended_roots: bool = False, stopping: bool = False) -> None:
+        """While idle: evaluate traces (and runs) that went quiet, and write their hits."""
+        if not self._tick(ended_roots=ended_roots):
             return
-        if (not hits or self._commit([], hits, 0)) and not self.spool.backlog()[1]:
-            self.spool.release(self.pipeline.oldest_open_tag())
+        pipeline = self.driver.pipeline
+        if stopping:
+            # A clean stop keeps no lingering trace: a late span after the restart is
+            # judged on its own and marked incomplete.
+            pipeline.assembler.forget_lingering()
+        if self._commit([], 0) and not self.spool.backlog()[1]:
+            self.spool.release(pipeline.oldest_open_tag())
 
     def _poison(self, record: Record, exc: Exception) -> None:
         message = f"spooled request could not be processed: {type(exc).__name__}: {exc}"
         _logger.error("spansift serve: %s", message)
         self.counters.error(message)
-        now = time.time_ns()
-        try:
-            self.log.record_gap("receiver", now, now, 0, message[:500])
-        except Exception:
-            _logger.exception("spansift serve: cannot record an evidence gap")
+        kind = "json" if record.kind == KIND_JSON else "protobuf"
+        self.driver.quarantine(kind, record.payload, message)
 
-    def _commit(self, records: list[Record], hits: list[Hit], spans: int) -> bool:
+    def _commit(self, records: list[Record], spans: int) -> bool:
+        driver = self.driver
+        hits = driver.pending
         try:
-            written = self.log.write(hits)
-            pipeline = self.pipeline
-            self.log.record_losses("receiver", pipeline.take_losses())
+            written = driver.commit()
         except Exception as exc:
-            message = f"writing {len(hits)} exceptions failed, will retry: {exc}"
+            message = f"writing {hits} exceptions failed, will retry: {exc}"
             _logger.error("spansift serve: %s", message)
             self.counters.error(message)
             return False
-        self.spool.consume(records, keep_from=self.pipeline.oldest_open_tag())
+        if records:
+            self.spool.consume(records, keep_from=driver.pipeline.oldest_open_tag())
         self.committed_at = time.time()
-        self.counters.processed(len(records), spans, len(hits), written)
+        self.counters.processed(len(records), spans, hits, written)
         return True

@@ -1,7 +1,7 @@
 """`Receiver`: the sidecar's parts wired together, from start to a drained stop.
 
     HTTP / gRPC threads --validate--> spool (fsync) --ack-->
-    worker thread: spool --> Pipeline --> ExceptionLog.write (one transaction per batch)
+    worker thread: spool --> Driver (pipeline) --> ExceptionLog.write (one transaction per batch)
                    --> spool.consume (segments deleted)
 
 Threading contract: `start` and `stop` are called from one controlling thread
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from spansift.pipeline import Pipeline
+from spansift.drive import Driver
 from spansift.receiver._grpc import start_grpc
 from spansift.receiver._http import OtlpHttpServer
 from spansift.receiver._intake import Intake, Limits
@@ -29,6 +29,7 @@ from spansift.receiver._stats import Counters
 from spansift.receiver._worker import Worker
 from spansift.review.actions import ActionError, apply, sync_fingerprints
 from spansift.store.log import ExceptionLog
+from spansift.traces import AssemblyLimits
 
 if TYPE_CHECKING:
     import grpc
@@ -67,6 +68,7 @@ class ReceiverConfig:
     shutdown_timeout_s: float = 30.0
     grpc_workers: int = 16
     pause_file: str | None = None
+    run_window_s: float = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +112,9 @@ class Receiver:
         spool = self.spool = Spool(spool_dir, max_record_bytes=config.limits.max_body_bytes)
         self.recovery = spool.recovery
         self._intake = intake = Intake(spool, self.counters, config.limits)
-        pipeline = Pipeline(self.ruleset)
-        self._worker = Worker(spool, pipeline, log, self.counters, pause_file=config.pause_file)
+        limits = AssemblyLimits(run_window_s=config.run_window_s)
+        driver = Driver(self.ruleset, log, source="receiver", limits=limits)
+        self._worker = Worker(spool, driver, self.counters, pause_file=config.pause_file)
         self._worker.start()
         self._http = OtlpHttpServer(
             (config.host, config.http_port), intake, queries, self.stats, config.token
@@ -129,6 +132,11 @@ class Receiver:
             config.host, config.grpc_port, intake, config.token, workers=config.grpc_workers
         )
         self._announce()
+
+    @property
+    def restored_run_traces(self) -> int:
+        """Traces of open sessions the log gave back at start."""
+        return self._worker.restored_traces if self._worker is not None else 0
 
     def _act(self, doc: dict[str, Any]) -> dict[str, Any]:
         """A review write from `POST /spansift/act`, on the writer's connection and lock."""
@@ -173,6 +181,8 @@ class Receiver:
         worker = self._worker
         doc["worker_alive"] = bool(worker and worker.alive())
         doc["last_commit_at"] = worker.committed_at if worker else 0.0
+        doc["restored_run_traces"] = worker.restored_traces if worker else 0
+        doc["quarantined"] = worker.driver.done.quarantined if worker else 0
         doc["rules"] = len(self.ruleset)
         doc["db"] = self.config.db
         doc["pid"] = os.getpid()

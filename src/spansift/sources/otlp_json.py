@@ -16,6 +16,7 @@ import base64
 import binascii
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -30,6 +31,10 @@ _STATUSES = tuple(StatusCode)
 _KIND_NAMES = {f"SPAN_KIND_{k.name}": k for k in SpanKind}
 _STATUS_NAMES = {f"STATUS_CODE_{s.name}": s for s in StatusCode}
 _FLOAT_WORDS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+# What the protobuf encoding can hold: times are fixed64 nanoseconds, ints are int64.
+_MAX_TIME_NS = (1 << 64) - 1
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def parse_json(body: bytes) -> list[Span]:
@@ -94,8 +99,8 @@ def _span(obj: Any, where: str, resource: dict[str, AttrValue], scope: str) -> S
         parent_span_id=_hex_id(parent, 16, f"{where}.parentSpanId") if parent else None,
         name=_str(obj.get("name"), f"{where}.name"),
         kind=_enum(obj.get("kind"), f"{where}.kind", _KINDS, _KIND_NAMES),
-        start_ns=_int(obj.get("startTimeUnixNano"), f"{where}.startTimeUnixNano"),
-        end_ns=_int(obj.get("endTimeUnixNano"), f"{where}.endTimeUnixNano"),
+        start_ns=_time(obj.get("startTimeUnixNano"), f"{where}.startTimeUnixNano"),
+        end_ns=_time(obj.get("endTimeUnixNano"), f"{where}.endTimeUnixNano"),
         status=status,
         status_message=message,
         attributes=_attributes(obj.get("attributes"), f"{where}.attributes"),
@@ -109,7 +114,7 @@ def _event(obj: Any, where: str) -> Event:
     obj = _object(obj, where)
     return Event(
         name=_str(obj.get("name"), f"{where}.name"),
-        time_ns=_int(obj.get("timeUnixNano"), f"{where}.timeUnixNano"),
+        time_ns=_time(obj.get("timeUnixNano"), f"{where}.timeUnixNano"),
         attributes=_attributes(obj.get("attributes"), f"{where}.attributes"),
     )
 
@@ -125,10 +130,7 @@ def _attributes(items: Any, where: str) -> dict[str, AttrValue]:
     for n, item in enumerate(items):
         kv_where = f"{where}[{n}]"
         kv = _object(item, kv_where)
-        key = kv.get("key")
-        if not isinstance(key, str):
-            msg = f"{kv_where}.key: expected a string, got {_type(key)}"
-            raise ValueError(msg)
+        key = _str(kv.get("key"), f"{kv_where}.key", required=True)
         raw = kv.get("value")
         value = None if raw is None else _value(raw, f"{kv_where}.value")
         if value is not None:
@@ -141,7 +143,11 @@ def _value(obj: Any, where: str) -> AttrValue | None:
     if "stringValue" in obj:
         return _str(obj["stringValue"], f"{where}.stringValue")
     if "intValue" in obj:
-        return _int(obj["intValue"], f"{where}.intValue")
+        value = _int(obj["intValue"], f"{where}.intValue")
+        if not _INT64[0] <= value <= _INT64[1]:
+            msg = f"{where}.intValue: {_short(value)} is out of the int64 range"
+            raise ValueError(msg)
+        return value
     if "boolValue" in obj:
         value = obj["boolValue"]
         if not isinstance(value, bool):
@@ -194,6 +200,15 @@ def _int(value: Any, where: str) -> int:
     raise ValueError(msg)
 
 
+def _time(value: Any, where: str) -> int:
+    """Nanoseconds since the epoch, as a fixed64 can hold them (1970 to 2554)."""
+    ns = _int(value, where)
+    if not 0 <= ns <= _MAX_TIME_NS:
+        msg = f"{where}: {_short(ns)} is not a time in nanoseconds since 1970 (0 to 2^64-1)"
+        raise ValueError(msg)
+    return ns
+
+
 def _float(value: Any, where: str) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
@@ -220,11 +235,15 @@ def _enum(value: Any, where: str, members: Sequence[Any], names: Mapping[str, An
     raise ValueError(msg)
 
 
-def _str(value: Any, where: str) -> str:
-    if value is None:
+def _str(value: Any, where: str, *, required: bool = False) -> str:
+    if value is None and not required:
         return ""
     if not isinstance(value, str):
         msg = f"{where}: expected a string, got {_type(value)}"
+        raise ValueError(msg)
+    if not value.isascii() and _SURROGATES.search(value):
+        # JSON can escape half of a UTF-16 pair; no protobuf string (or database) holds one.
+        msg = f"{where}: a lone UTF-16 surrogate escape is not valid Unicode text"
         raise ValueError(msg)
     return value
 
