@@ -181,7 +181,7 @@ def test_trace_rules_off_keeps_the_fast_path(tmp_path: Path) -> None:
     (pack / "common.yaml").write_text(
         (Path(__file__).parents[2] / "rules" / "common.yaml").read_text()
     )
-    ruleset = load_ruleset([pack])
+    ruleset = load_ruleset([pack], default_rules=False)
     assert Pipeline(ruleset).assembler is None
     assert ruleset.prefilter is not None
     assert Pipeline(load_ruleset()).assembler is not None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -12,11 +11,12 @@ from typing import Any
 
 import click
 
-from spansift.cli._common import CONTRACTS_FILE, fail
+from spansift.cli._common import fail
 from spansift.cli._remote import current_token
 from spansift.errors import ConfigError, SpansiftError
 from spansift.remote import find_server
 from spansift.review.actions import ActionError, apply
+from spansift.rules._select import contracts_source
 from spansift.rules._yaml import Problems
 from spansift.rules.contracts import Contracts, load_contracts
 from spansift.store.log import ExceptionLog
@@ -27,16 +27,15 @@ TIMEOUT_S = 30.0
 
 def contracts_for(path: str | None) -> Contracts | None:
     """The contracts file given, else ./spansift.yaml when present, else None."""
-    if path is None and os.path.exists(CONTRACTS_FILE):
-        path = CONTRACTS_FILE
-    if path is None:
+    source = contracts_source(path)
+    if source is None:
         return None
     problems = Problems()
-    contracts = load_contracts(path, problems)
+    contracts = load_contracts(source, problems)
     if problems:
         for problem in problems.items:
             click.echo(str(problem), err=True)
-        fail(f"{len(problems.items)} problem(s) in {path}; fix them and run again")
+        fail(f"{len(problems.items)} problem(s) in {source}; fix them and run again")
     return contracts
 
 

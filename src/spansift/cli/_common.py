@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,10 +13,10 @@ from spansift.cli._remote import remote_read
 from spansift.errors import ConfigError, SpansiftError
 from spansift.remote import RemoteError
 from spansift.rules import RuleSet, load_ruleset
+from spansift.rules._select import CONTRACTS_FILE
 from spansift.store.log import DEFAULT_DB, ExceptionLog
 
 F = TypeVar("F", bound=Callable[..., Any])
-CONTRACTS_FILE = "spansift.yaml"
 
 
 def db_option(func: F) -> F:
@@ -32,6 +31,8 @@ def db_option(func: F) -> F:
 
 
 def rules_options(func: F) -> F:
+    """`--rules` (extending the built-in pack), `--no-default-rules` and `--contracts`."""
+    func = no_default_rules_option(func)
     func = click.option(
         "--contracts",
         type=click.Path(exists=True, dir_okay=False),
@@ -42,7 +43,16 @@ def rules_options(func: F) -> F:
         "rule_paths",
         multiple=True,
         type=click.Path(exists=True),
-        help="Rule folder or file; repeatable [default: the built-in pack].",
+        help="Rule folder or file, loaded after the built-in pack; repeatable.",
+    )(func)
+
+
+def no_default_rules_option(func: F) -> F:
+    return click.option(
+        "--no-default-rules",
+        "no_default_rules",
+        is_flag=True,
+        help="Load only the --rules given, not the built-in pack.",
     )(func)
 
 
@@ -51,12 +61,12 @@ def fail(message: str) -> None:
     raise click.ClickException(message)
 
 
-def load_rules(rule_paths: Sequence[str], contracts: str | None) -> RuleSet:
-    """Load rules and contracts, or print every problem and exit 1."""
-    if contracts is None and os.path.exists(CONTRACTS_FILE):
-        contracts = CONTRACTS_FILE
+def load_rules(
+    rule_paths: Sequence[str], contracts: str | None, *, no_default_rules: bool = False
+) -> RuleSet:
+    """Load rules and contracts (see `load_ruleset`), or print every problem and exit 1."""
     try:
-        return load_ruleset(list(rule_paths) or None, contracts)
+        return load_ruleset(list(rule_paths), contracts, default_rules=not no_default_rules)
     except ConfigError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)

@@ -26,7 +26,11 @@ def _plural(n: int, word: str) -> str:
 @db_option
 @rules_options
 def ingest(
-    paths: tuple[Path, ...], db: str, rule_paths: tuple[str, ...], contracts: str | None
+    paths: tuple[Path, ...],
+    db: str,
+    rule_paths: tuple[str, ...],
+    contracts: str | None,
+    no_default_rules: bool,
 ) -> None:
     """Read OTLP files (.json, .jsonl, .pb, optionally .gz) or folders of them into the log.
 
@@ -34,7 +38,7 @@ def ingest(
     with its location and skipped; everything else is still ingested, and the exit
     status is then 1.
     """
-    ruleset = load_rules(rule_paths, contracts)
+    ruleset = load_rules(rule_paths, contracts, no_default_rules=no_default_rules)
     total_bytes = sum(p.stat().st_size for p in iter_paths(list(paths)))
     try:
         log = ExceptionLog(db)

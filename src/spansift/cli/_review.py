@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from spansift.cli._act import submit
-from spansift.cli._common import CONTRACTS_FILE, db_option, fail, read_query
+from spansift.cli._common import db_option, fail, read_query
 from spansift.cli._log import parse_duration
 from spansift.cli._output import render
 from spansift.cli._remote import token_option
@@ -22,6 +22,7 @@ from spansift.review.render import render_markdown, render_text
 from spansift.review.report import build_review
 from spansift.review.suggest import suggestions
 from spansift.review.webhooks import deliver, parse_hooks, payload
+from spansift.rules._select import CONTRACTS_FILE
 from spansift.store.rows import utc_now
 
 

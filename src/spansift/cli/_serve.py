@@ -113,6 +113,7 @@ def serve(
     db: str,
     rule_paths: tuple[str, ...],
     contracts: str | None,
+    no_default_rules: bool,
     host: str,
     grpc_port: int,
     http_port: int,
@@ -129,7 +130,7 @@ def serve(
     database (<db>.spool/); a crash loses nothing that was acknowledged. While it
     runs, `spansift ls/query/stats/export` read through it.
     """
-    ruleset = load_rules(rule_paths, contracts)
+    ruleset = load_rules(rule_paths, contracts, no_default_rules=no_default_rules)
     limits = Limits(
         max_body_bytes=max_body_mib << 20,
         max_backlog_bytes=max_backlog_mib << 20,
