@@ -202,7 +202,7 @@ def load_ruleset(
     compiler = Compiler(pack, problems)
     compiled = compiler.rules()
     if problems:
-        raise ConfigError(tuple(problems.items))
+        raise ConfigError(problems.in_order())
     return RuleSet(
         compiled, loaded, list_count=len(compiler.lists), macro_count=len(compiler.macros)
     )
