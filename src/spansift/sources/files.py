@@ -31,6 +31,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from spansift.errors import InputError
 from spansift.model import Origin, Span
+from spansift.sources._formats import NotOtlpError
 from spansift.sources.otlp_json import json_error_reason, spans_from_json
 from spansift.sources.otlp_proto import decode_request
 
@@ -132,10 +133,17 @@ def _format(path: Path) -> str | None:
 
 
 def _jsonl(lines: Iterable[bytes], name: str, progress: _Progress) -> Iterator[Chunk]:
+    first = True
     for lineno, line in enumerate(lines, 1):
         progress.line = lineno
         if line.strip():
-            yield _json_chunk(line, Origin(name, lineno))
+            chunk = _json_chunk(line, Origin(name, lineno))
+            if first and isinstance(chunk.error, _NotOtlp):
+                # A file of another format: one error for the file, not one per line.
+                yield _error(Origin(name), f"{chunk.error.reason}; the file was not read")
+                return
+            first = False
+            yield chunk
 
 
 def _json(data: bytes, name: str, progress: _Progress) -> Iterator[Chunk]:
@@ -181,6 +189,8 @@ def _json_chunk(data: bytes, origin: Origin) -> Chunk:
 def _spans_chunk(doc: object, origin: Origin) -> Chunk:
     try:
         spans = spans_from_json(doc)  # type: ignore[arg-type]  # it checks the type itself
+    except NotOtlpError as exc:
+        return Chunk(origin, error=_NotOtlp(origin, str(exc)))
     except ValueError as exc:
         return _error(origin, str(exc))
     except RecursionError as exc:
@@ -229,6 +239,10 @@ def _undecodable(exc: Exception) -> str:
     if isinstance(exc, UnicodeDecodeError):
         return f"not valid UTF-8 at byte {exc.start}"
     return "nested too deeply"
+
+
+class _NotOtlp(InputError):
+    """A document of another format (Jaeger, Zipkin, ...), not a broken OTLP one."""
 
 
 def _error(origin: Origin, message: str) -> Chunk:
