@@ -27,6 +27,7 @@ class IngestResult:
     rejected: list[InputError] = field(default_factory=list)
     traces_evicted: int = 0  # closed early to bound memory; their exceptions say so
     spans_dropped: int = 0  # beyond the per-trace limit, not kept as evidence
+    interrupted: bool = False  # stopped by `should_stop`: traces still open were not judged
 
 
 def ingest_paths(
@@ -34,11 +35,16 @@ def ingest_paths(
     pipeline: Pipeline,
     log: ExceptionLog,
     on_file_done: Callable[[Path], None] | None = None,
+    on_progress: Callable[[Path, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> IngestResult:
     """Run every span in `paths` (files or folders) through `pipeline` into `log`.
 
     Bad lines and files are collected in `rejected`; reading goes on. Hits are
     written in batches of `WRITE_BATCH`, so memory stays bounded on long backfills.
+    `on_progress(path, bytes_read)` follows each chunk. When `should_stop()` turns
+    true (checked per chunk) the hits found so far are written and the traces still
+    open are left unjudged; reading the same files again completes the log.
     """
     result = IngestResult()
     sync_fingerprints(log, pipeline.ruleset)
@@ -56,9 +62,17 @@ def ingest_paths(
             if len(pending) >= WRITE_BATCH:
                 result.new_rows += log.write(pending)
                 pending.clear()
+            if on_progress is not None:
+                on_progress(path, chunk.offset)
+            if should_stop is not None and should_stop():
+                result.interrupted = True
+                break
+        if result.interrupted:
+            break
         if on_file_done is not None:
             on_file_done(path)
-    pending.extend(pipeline.finish())
+    if not result.interrupted:
+        pending.extend(pipeline.finish())
     result.new_rows += log.write(pending)
     log.record_losses("ingest", pipeline.take_losses())
     if pipeline.assembler is not None:

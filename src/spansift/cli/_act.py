@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from spansift.cli._common import fail
+from spansift.cli._open import open_log
 from spansift.cli._remote import current_token
 from spansift.errors import ConfigError, SpansiftError
 from spansift.remote import find_server
@@ -19,7 +20,6 @@ from spansift.review.actions import ActionError, apply
 from spansift.rules._select import contracts_source
 from spansift.rules._yaml import Problems
 from spansift.rules.contracts import Contracts, load_contracts
-from spansift.store.log import ExceptionLog
 
 ACT_PATH = "/spansift/act"
 TIMEOUT_S = 30.0
@@ -70,7 +70,7 @@ def submit(db: str, doc: Mapping[str, Any], contracts: Contracts | None = None) 
     if not Path(db).exists():
         fail(f"no exception log at {db}: run `spansift ingest FILE` or `spansift serve` first")
     try:
-        with ExceptionLog(db) as log:
+        with open_log(db) as log:
             return apply(log, doc, contracts)
     except (ActionError, SpansiftError, ConfigError) as exc:
         fail(str(exc))

@@ -9,17 +9,20 @@ from typing import Any, TypeVar
 import click
 import duckdb
 
+from spansift.cli._open import open_log, wait_option
 from spansift.cli._remote import remote_read
-from spansift.errors import ConfigError, SpansiftError
+from spansift.errors import ConfigError
 from spansift.remote import RemoteError
 from spansift.rules import RuleSet, load_ruleset
 from spansift.rules._select import CONTRACTS_FILE
-from spansift.store.log import DEFAULT_DB, ExceptionLog
+from spansift.store.log import DEFAULT_DB
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def db_option(func: F) -> F:
+    """`--db FILE` and `--wait` (wait while another process holds the file)."""
+    func = wait_option(func)
     return click.option(
         "--db",
         envvar="SPANSIFT_DB",
@@ -95,12 +98,7 @@ def read_query(
             f"no exception log at {db}: run `spansift ingest FILE` or `spansift serve` first, "
             "or pass --db"
         )
-    try:
-        log = ExceptionLog(db, read_only=True)
-    except SpansiftError as exc:
-        fail(str(exc))
-        raise
-    with log:
+    with open_log(db, read_only=True) as log:
         try:
             return log.query(sql, params)
         except duckdb.Error as exc:

@@ -10,7 +10,9 @@ from typing import Any
 import click
 
 from spansift.cli._common import db_option, fail, read_query
+from spansift.cli._group import os_error_message
 from spansift.cli._remote import token_option
+from spansift.cli._write import writable_file
 from spansift.errors import SpansiftError
 from spansift.store import chain
 from spansift.store.checkpoint import Checkpoint, check_signature, new_key, parse, sign
@@ -175,7 +177,13 @@ def checkpoint(db: str, key: Path | None, new_key_path: Path | None, origin: str
     if new_key_path is not None:
         if new_key_path.exists():
             fail(f"{new_key_path} exists; choose another path for --new-key")
-        public = new_key(new_key_path)
+        # A missing key folder (~/.spansift) is created for the owner alone, as ssh does.
+        writable_file(new_key_path, "--new-key", make_folder=True)
+        try:
+            public = new_key(new_key_path)
+        except OSError as exc:
+            fail(f"--new-key {new_key_path}: {os_error_message(exc)}")
+            raise
         click.echo(f"wrote private key {new_key_path} (keep it secret) and public key {public}")
         return
     _, rows = read_query(db, "SELECT seq, row_hash FROM log_chain ORDER BY seq DESC LIMIT 1")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import click
@@ -14,6 +13,7 @@ from spansift.cli._common import db_option, fail, read_query
 from spansift.cli._log import parse_duration
 from spansift.cli._output import render
 from spansift.cli._remote import token_option
+from spansift.cli._write import replaced, writable_file
 from spansift.errors import SpansiftError
 from spansift.review.grants import reconcile
 from spansift.review.html import render_html
@@ -70,6 +70,7 @@ def owners_option(func: Any) -> Any:
 @token_option
 def review(db: str, since: str, fmt: str, out: str | None, owners: str | None) -> None:
     """The review of a window: patterns, owners, follow-ups and the autonomy signal."""
+    target = writable_file(out, "--out") if out else None
     result = build_review(_fetch(db), parse_duration(since), owner_rules(owners))
     if fmt == "html":
         text = render_html(result)
@@ -77,8 +78,9 @@ def review(db: str, since: str, fmt: str, out: str | None, owners: str | None) -
         text = render_markdown(result) + "\n"
     else:
         text = render_text(result) + "\n"
-    if out:
-        Path(out).write_text(text, encoding="utf-8")
+    if target is not None:
+        with replaced(target, "--out") as f:
+            f.write(text)
         click.echo(f"wrote {out}")
     else:
         click.echo(text, nl=False)

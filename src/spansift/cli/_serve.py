@@ -2,40 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
-from pathlib import Path
 from types import FrameType
-from typing import Any
 
 import click
-import duckdb
 
-from spansift.cli._common import db_option, fail, load_rules, read_query, rules_options
-from spansift.cli._remote import current_token, token_option
-from spansift.errors import SpansiftError
-from spansift.receiver import Limits, Receiver, ReceiverConfig
-from spansift.remote import (
-    RemoteError,
-    RemoteUnavailableError,
-    find_server,
-    remote_export,
-    remote_query,
-)
-from spansift.review.evals import eval_cases, select_ids
-from spansift.store.log import ExceptionLog
-
-# Every table, plus the `exceptions` view (the rows with their review state) that users read.
-_TABLES_SQL = (
-    "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
-    "AND schema_name = 'main' AND NOT temporary UNION SELECT view_name FROM duckdb_views() "
-    "WHERE database_name = current_database() AND schema_name = 'main' "
-    "AND view_name = 'exceptions' ORDER BY 1"
-)
+from spansift.cli._common import db_option, load_rules, rules_options
+from spansift.cli._serve_start import start
+from spansift.receiver import Limits, ReceiverConfig
 
 
 def _say(text: str) -> None:
@@ -140,7 +116,7 @@ def serve(
         db=db, host=host, grpc_port=grpc_port, http_port=http_port, token=token or None,
         limits=limits, shutdown_timeout_s=shutdown_timeout, pause_file=test_pause_file,
     )  # fmt: skip
-    receiver = Receiver(config, ruleset)
+    receiver = start(config, ruleset)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -148,11 +124,6 @@ def serve(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    try:
-        receiver.start()
-    except (SpansiftError, OSError, RuntimeError) as exc:
-        receiver.stop()
-        fail(f"cannot start: {exc}")
     recovery = receiver.recovery
     if recovery is not None and (recovery.records or recovery.torn_records):
         _say(
@@ -179,101 +150,3 @@ def serve(
             "in the spool and are processed on the next start",
             err=True,
         )
-
-
-@click.group(invoke_without_command=True)
-@db_option
-@click.option(
-    "--parquet",
-    "out_dir",
-    type=click.Path(file_okay=False),
-    help="Folder for one <table>.parquet per table (created if missing).",
-)
-@token_option
-@click.pass_context
-def export(ctx: click.Context, db: str, out_dir: str | None) -> None:
-    """Write a Parquet snapshot of the log's tables (`--parquet DIR`), or eval cases (`evals`).
-
-    Both read through a running receiver if there is one.
-    """
-    if ctx.invoked_subcommand is not None:
-        return
-    if out_dir is None:
-        fail("pass --parquet DIR, or use `spansift export evals`")
-        return
-    _export_parquet(db, out_dir)
-
-
-@export.command("evals")
-@click.argument("ids", nargs=-1)
-@db_option
-@click.option(
-    "--follow-up",
-    "follow_up",
-    default="eval_case",
-    show_default=True,
-    help="Without IDs: every exception whose follow-up is this.",
-)
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="JSONL file.")
-@token_option
-def export_evals(ids: tuple[str, ...], db: str, follow_up: str, out: str) -> None:
-    """Write chosen exceptions (IDs, or by follow-up) with their evidence as JSONL eval cases."""
-
-    def fetch(sql: str, params: Sequence[Any]) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
-        return read_query(db, sql, params)
-
-    try:
-        chosen = select_ids(fetch, ids, follow_up)
-    except ValueError as exc:
-        fail(str(exc))
-        return
-    target = Path(out)
-    tmp = target.with_name(target.name + ".part")
-    with tmp.open("w", encoding="utf-8") as f:
-        for case in eval_cases(fetch, chosen):
-            f.write(json.dumps(case, ensure_ascii=False, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, target)
-    click.echo(f"wrote {len(chosen)} eval case{'s' if len(chosen) != 1 else ''} to {out}")
-
-
-def _export_parquet(db: str, out_dir: str) -> None:
-    target = Path(out_dir)
-    target.mkdir(parents=True, exist_ok=True)
-    info = find_server(db)
-    tables: list[str] = []
-    if info is not None:
-        try:
-            _, rows = remote_query(info, _TABLES_SQL, None, current_token())
-            tables = [str(r[0]) for r in rows]
-            for table in tables:
-                remote_export(info, table, target / f"{table}.parquet", current_token())
-        except RemoteUnavailableError:
-            info = None
-        except RemoteError as exc:
-            fail(str(exc))
-    if info is None:
-        tables = _export_direct(db, target)
-    click.echo(f"exported {len(tables)} tables to {target}: {', '.join(tables)}")
-
-
-def _export_direct(db: str, target: Path) -> list[str]:
-    if not Path(db).exists():
-        fail(f"no exception log at {db}: pass --db")
-    try:
-        log = ExceptionLog(db, read_only=True)
-    except SpansiftError as exc:
-        fail(str(exc))
-        raise
-    with log:
-        _, rows = log.query(_TABLES_SQL)
-        tables = [str(r[0]) for r in rows]
-        for table in tables:
-            dest = target / f"{table}.parquet"
-            tmp = dest.with_name(dest.name + ".part")
-            quoted = str(tmp).replace("'", "''")
-            try:
-                log.con.execute(f"COPY (SELECT * FROM \"{table}\") TO '{quoted}' (FORMAT parquet)")
-            except duckdb.Error as exc:
-                fail(f"export of {table} failed: {exc}")
-            os.replace(tmp, dest)
-    return tables
