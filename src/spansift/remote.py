@@ -136,6 +136,14 @@ def remote_query(
     info: ServerInfo, sql: str, params: Sequence[Any] | None, token: str | None
 ) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
     """Run one SELECT on the receiver; same shape as `ExceptionLog.query`."""
+    columns, _, rows = remote_result(info, sql, params, token)
+    return columns, rows
+
+
+def remote_result(
+    info: ServerInfo, sql: str, params: Sequence[Any] | None, token: str | None
+) -> tuple[tuple[str, ...], tuple[str, ...], list[tuple[Any, ...]]]:
+    """`remote_query` with the DuckDB type name of each column between names and rows."""
     body = {"sql": sql, "params": [_param(p) for p in params or ()]}
     with _request(info, "/spansift/query", token, body) as response:
         doc = json.load(response)
@@ -148,7 +156,7 @@ def remote_query(
                 for value, conv in zip(row, converters, strict=True)
             )
         )
-    return tuple(doc["columns"]), rows
+    return tuple(doc["columns"]), tuple(str(t) for t in doc["types"]), rows
 
 
 def remote_stats(info: ServerInfo, token: str | None) -> dict[str, Any]:

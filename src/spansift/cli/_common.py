@@ -10,6 +10,7 @@ import click
 import duckdb
 
 from spansift.cli._open import open_log, wait_option
+from spansift.cli._output import Result
 from spansift.cli._remote import remote_read
 from spansift.errors import ConfigError
 from spansift.remote import RemoteError
@@ -80,6 +81,12 @@ def load_rules(
 def read_query(
     db: str, sql: str, params: Sequence[Any] | None = None
 ) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+    """Column names and rows of read-only SQL over the log at `db` (see `read_result`)."""
+    result = read_result(db, sql, params)
+    return result.columns, result.rows
+
+
+def read_result(db: str, sql: str, params: Sequence[Any] | None = None) -> Result:
     """Run read-only SQL against the log at `db`; the one way every read command reads.
 
     When a `spansift serve` holds the file (it announces itself in
@@ -100,7 +107,13 @@ def read_query(
         )
     with open_log(db, read_only=True) as log:
         try:
-            return log.query(sql, params)
+            cursor = log.con.execute(sql, params or [])
+            description = cursor.description or ()
+            return Result(
+                tuple(d[0] for d in description),
+                cursor.fetchall(),
+                tuple(str(d[1]) for d in description),
+            )
         except duckdb.Error as exc:
             fail(f"query failed: {exc}")
             raise

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -63,3 +63,33 @@ def render_markdown(review: Review) -> str:
         if table.note:
             out += ["", f"_{table.note}_"]
     return "\n".join(out)
+
+
+def review_document(review: Review, plain: Callable[[Any], Any]) -> dict[str, Any]:
+    """The review as one JSON-ready object: window, totals, tables (rows as objects), signals.
+
+    `plain` turns a cell value into a JSON value (the CLI's ISO 8601 `Z` timestamps).
+    """
+    return {
+        "since": plain(review.since),
+        "until": plain(review.until),
+        "totals": dict(review.totals),
+        "tables": [
+            {
+                "title": t.title,
+                "rows": [
+                    {c: plain(v) for c, v in zip(t.columns, row, strict=True)} for row in t.rows
+                ],
+                "note": t.note,
+            }
+            for t in review.tables
+        ],
+        "signals": [
+            {
+                "workflow": s.workflow, "first_half": s.first_half, "second_half": s.second_half,
+                "growth": s.growth, "controls_added": s.controls_added, "flagged": s.flagged,
+                "buckets": dict(zip(s.buckets, s.points, strict=True)),
+            }
+            for s in review.signals
+        ],
+    }  # fmt: skip
