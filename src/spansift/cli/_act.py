@@ -15,7 +15,7 @@ from spansift.cli._common import fail
 from spansift.cli._open import open_log
 from spansift.cli._remote import current_token
 from spansift.errors import ConfigError, SpansiftError
-from spansift.remote import find_server
+from spansift.remote import find_server, open_url
 from spansift.review.actions import ActionError, apply
 from spansift.rules._select import contracts_source
 from spansift.rules._yaml import Problems
@@ -50,7 +50,7 @@ def submit(db: str, doc: Mapping[str, Any], contracts: Contracts | None = None) 
             headers["Authorization"] = f"Bearer {token}"
         request = urllib.request.Request(info.url + ACT_PATH, data=body, headers=headers)
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+            with open_url(info, request, TIMEOUT_S) as response:
                 answer: dict[str, Any] = json.load(response)
                 return answer
         except urllib.error.HTTPError as exc:

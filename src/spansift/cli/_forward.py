@@ -21,7 +21,7 @@ from google.protobuf.message import DecodeError
 from google.rpc import status_pb2
 
 from spansift.model import Origin
-from spansift.remote import ServerInfo
+from spansift.remote import ServerInfo, open_url
 from spansift.sources.files import Chunk, iter_file, iter_paths
 from spansift.sources.otlp_proto import count_spans
 
@@ -77,7 +77,7 @@ def _send(server: ServerInfo, token: str | None, chunk: Chunk, done: Forwarded) 
     while True:
         request = urllib.request.Request(server.url + "/v1/traces", data=body, headers=headers)
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_S):
+            with open_url(server, request, TIMEOUT_S):
                 done.requests += 1
                 done.spans += spans
                 return

@@ -1,22 +1,17 @@
-"""`spansift serve` (the sidecar OTLP receiver) and `spansift export --parquet|evals`."""
+"""`spansift serve`: the sidecar OTLP receiver, in the foreground until SIGTERM or Ctrl-C."""
 
 from __future__ import annotations
 
 import signal
-import sys
 import threading
 from types import FrameType
 
 import click
 
 from spansift.cli._common import db_option, load_rules, rules_options
-from spansift.cli._serve_start import start
+from spansift.cli._serve_log import Summary, say
+from spansift.cli._serve_start import check_tls, start
 from spansift.receiver import Limits, ReceiverConfig
-
-
-def _say(text: str) -> None:
-    click.echo(f"spansift serve: {text}")
-    sys.stdout.flush()
 
 
 @click.command()
@@ -81,6 +76,31 @@ def _say(text: str) -> None:
     help="Seconds SIGTERM/SIGINT may take to drain the spool.",
 )
 @click.option(
+    "--tls-cert",
+    envvar="SPANSIFT_TLS_CERT",
+    type=click.Path(dir_okay=False),
+    help="PEM certificate (with its chain): both protocols use TLS (env SPANSIFT_TLS_CERT).",
+)
+@click.option(
+    "--tls-key",
+    envvar="SPANSIFT_TLS_KEY",
+    type=click.Path(dir_okay=False),
+    help="PEM private key of --tls-cert (env SPANSIFT_TLS_KEY).",
+)
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Log each request (protocol, peer, status, spans) and each batch written.",
+)
+@click.option(
+    "--summary-every",
+    type=click.FloatRange(0),
+    default=60.0,
+    show_default=True,
+    help="Seconds between one-line summaries of what arrived and was found; 0 for none.",
+)
+@click.option(
     "--test-pause-file",
     hidden=True,
     help="Testing only: while this file exists the worker processes nothing.",
@@ -98,6 +118,10 @@ def serve(
     max_backlog_mib: int,
     max_backlog_requests: int,
     shutdown_timeout: float,
+    tls_cert: str | None,
+    tls_key: str | None,
+    verbose: bool,
+    summary_every: float,
     test_pause_file: str | None,
 ) -> None:
     """Receive OTLP traces (gRPC and HTTP) and keep the exception log up to date.
@@ -106,6 +130,7 @@ def serve(
     database (<db>.spool/); a crash loses nothing that was acknowledged. While it
     runs, `spansift ls/query/stats/export` read through it.
     """
+    check_tls(tls_cert, tls_key)
     ruleset = load_rules(rule_paths, contracts, no_default_rules=no_default_rules)
     limits = Limits(
         max_body_bytes=max_body_mib << 20,
@@ -115,6 +140,7 @@ def serve(
     config = ReceiverConfig(
         db=db, host=host, grpc_port=grpc_port, http_port=http_port, token=token or None,
         limits=limits, shutdown_timeout_s=shutdown_timeout, pause_file=test_pause_file,
+        tls_cert=tls_cert, tls_key=tls_key, request_log=say if verbose else None,
     )  # fmt: skip
     receiver = start(config, ruleset)
     stop = threading.Event()
@@ -126,27 +152,30 @@ def serve(
     signal.signal(signal.SIGINT, on_signal)
     recovery = receiver.recovery
     if recovery is not None and (recovery.records or recovery.torn_records):
-        _say(
+        say(
             f"replaying {recovery.records:,} spooled requests "
             f"({recovery.torn_records} torn records truncated, {recovery.torn_bytes:,} bytes)"
         )
-    _say(
-        f"otlp grpc {host}:{receiver.grpc_port}, otlp http {host}:{receiver.http_port}, "
+    tls = ", tls on both" if tls_cert else ""
+    say(
+        f"otlp grpc {host}:{receiver.grpc_port}, otlp http {host}:{receiver.http_port}{tls}, "
         f"db {db}, {len(ruleset)} rules; ready"
     )
-    while not stop.wait(1.0):
-        pass
-    _say("stopping: draining the spool")
+    summary = Summary(summary_every, receiver.stats())
+    while not stop.wait(min(1.0, summary_every or 1.0)):
+        if summary.due():
+            say(summary.line(receiver.stats()))
+    say("stopping: draining the spool")
     report = receiver.stop()
     counters = receiver.counters
     if report.drained:
-        _say(
+        say(
             f"stopped in {report.seconds:.1f} s; {counters.spans_received:,} spans received, "
             f"{counters.exceptions_written:,} new exceptions written, spool empty"
         )
     else:
-        click.echo(
-            f"spansift serve: shutdown deadline passed; {report.backlog_requests:,} requests stay "
-            "in the spool and are processed on the next start",
+        say(
+            f"shutdown deadline passed; {report.backlog_requests:,} requests stay in the spool "
+            "and are processed on the next start",
             err=True,
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import shutil
 import socket
+import ssl
 from pathlib import Path
 
 import click
@@ -18,6 +19,7 @@ from spansift.cli._group import os_error_message
 from spansift.cli._open import HeldError, check_folder, held_message, open_log
 from spansift.errors import SpansiftError
 from spansift.receiver import Receiver, ReceiverConfig, spool_path
+from spansift.receiver._tls import server_context
 from spansift.rules import RuleSet
 
 
@@ -46,6 +48,19 @@ def _port_message(host: str, port: int, protocol: str, flag: str, exc: OSError) 
             f"{flag} with another port (0 picks a free one)"
         )
     return f"cannot listen on {host}:{port} ({protocol}): {os_error_message(exc)}; check --host"
+
+
+def check_tls(cert: str | None, key: str | None) -> None:
+    """Both or neither; both loadable and matching. Checked before rules, ports and files."""
+    if bool(cert) != bool(key):
+        given, missing = ("--tls-cert", "--tls-key") if cert else ("--tls-key", "--tls-cert")
+        _fail(f"{given} needs {missing}: pass both (or neither, for plain text on loopback)")
+    if cert and key:
+        try:
+            server_context(cert, key)
+        except (OSError, ssl.SSLError) as exc:
+            reason = os_error_message(exc) if isinstance(exc, OSError) and exc.filename else exc
+            _fail(f"--tls-cert {cert} / --tls-key {key}: cannot use them: {reason}")
 
 
 def start(config: ReceiverConfig, ruleset: RuleSet) -> Receiver:
