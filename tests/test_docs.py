@@ -51,3 +51,11 @@ def test_every_command_is_in_the_readme() -> None:
     for name in main.commands:
         listed = f"`spansift {name}" in table or re.search(rf"[`|]{name}[`| \\]", table)
         assert listed, f"`spansift {name}` is missing from the README's Commands table"
+
+
+def test_every_example_the_readme_names_exists() -> None:
+    """Files under examples/ that the README runs or links to are in the repository."""
+    named = set(re.findall(r"examples/[\w.-]+", README))
+    assert "examples/my_agent.py" in named
+    missing = sorted(n for n in named if not (ROOT / n).is_file())
+    assert not missing, missing

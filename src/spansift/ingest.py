@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,7 +10,7 @@ from spansift.errors import InputError
 from spansift.model import Hit
 from spansift.pipeline import Pipeline
 from spansift.review.actions import sync_fingerprints
-from spansift.sources.files import iter_file, iter_paths
+from spansift.sources.files import Chunk, iter_file, iter_paths
 from spansift.store.log import ExceptionLog
 
 WRITE_BATCH = 2000
@@ -37,6 +37,7 @@ def ingest_paths(
     on_file_done: Callable[[Path], None] | None = None,
     on_progress: Callable[[Path, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    read: Callable[[Path], Iterable[Chunk]] = iter_file,
 ) -> IngestResult:
     """Run every span in `paths` (files or folders) through `pipeline` into `log`.
 
@@ -45,6 +46,7 @@ def ingest_paths(
     `on_progress(path, bytes_read)` follows each chunk. When `should_stop()` turns
     true (checked per chunk) the hits found so far are written and the traces still
     open are left unjudged; reading the same files again completes the log.
+    `read` turns one file into chunks (default: `iter_file`, as stored).
     """
     result = IngestResult()
     sync_fingerprints(log, pipeline.ruleset)
@@ -52,7 +54,7 @@ def ingest_paths(
     spans_before, hits_before = pipeline.counts.spans, pipeline.counts.hits
     for path in iter_paths(list(paths)):
         result.files += 1
-        for chunk in iter_file(path):
+        for chunk in read(path):
             if chunk.error is not None:
                 result.rejected.append(chunk.error)
             elif chunk.request is not None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,7 +20,8 @@ from spansift.cli._remote import current_token, token_option
 from spansift.ingest import IngestResult, ingest_paths
 from spansift.pipeline import Pipeline
 from spansift.remote import find_server
-from spansift.sources.files import iter_paths
+from spansift.sources._shift import newest_end_ns, shifted
+from spansift.sources.files import Chunk, iter_file, iter_paths
 
 PROGRESS_MIN_BYTES = 8 << 20
 
@@ -52,6 +54,11 @@ class _Progress:
 @db_option
 @rules_options
 @click.option(
+    "--shift-to-now",
+    is_flag=True,
+    help="Move all timestamps so the newest span ends now (for the sample and for replays).",
+)
+@click.option(
     "--via-serve",
     is_flag=True,
     help="Send the files to the `spansift serve` holding --db (over OTLP/HTTP).",
@@ -63,6 +70,7 @@ def ingest(
     rule_paths: tuple[str, ...],
     contracts: str | None,
     no_default_rules: bool,
+    shift_to_now: bool,
     via_serve: bool,
 ) -> None:
     """Read OTLP files (.json, .jsonl, .pb, optionally .gz) or folders of them into the log.
@@ -72,6 +80,8 @@ def ingest(
     status is then 1. Ctrl-C stops after the current request, writes what was found
     so far and exits 130; running the same command again completes the log.
     """
+    if via_serve and shift_to_now:
+        fail("--shift-to-now works on the rows ingest writes itself; drop --via-serve")
     if via_serve:
         if rule_paths or contracts or no_default_rules:
             fail("--via-serve: the receiver runs its own rules; drop --rules, --contracts and "
@@ -90,10 +100,11 @@ def ingest(
             )
         fail(str(exc))
         raise
+    read = _shifted_reader(paths) if shift_to_now else iter_file
     with log, _progress(paths) as progress, stop_on_interrupt() as stop:
         result = ingest_paths(
             paths, Pipeline(ruleset), log, on_file_done=progress.file_done,
-            on_progress=progress.at, should_stop=stop.is_set,
+            on_progress=progress.at, should_stop=stop.is_set, read=read,
         )  # fmt: skip
     _report(result, db)
     if ruleset.runtime_errors:
@@ -102,6 +113,13 @@ def ingest(
         sys.exit(INTERRUPTED)
     if result.rejected:
         sys.exit(1)
+
+
+def _shifted_reader(paths: Sequence[Path]) -> Callable[[Path], Iterable[Chunk]]:
+    """Read files with every time moved so that the newest span ends now."""
+    newest = newest_end_ns(paths)
+    delta = time.time_ns() - newest if newest else 0
+    return lambda path: shifted(iter_file(path), delta)
 
 
 @contextmanager
