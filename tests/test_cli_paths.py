@@ -21,6 +21,7 @@ EXCEPTION_ID = "b2058d965a4a"  # the failed refund in the sample
 COMMANDS = {
     "ingest": ["ingest", str(SAMPLE), "--db", "{db}"],
     "ls": ["ls", "--db", "{db}"],
+    "ls -o": ["ls", "--format", "json", "-o", "{out}", "--db", "{db}"],
     "query": ["query", "SELECT count(*) FROM exceptions", "--db", "{db}"],
     "stats": ["stats", "--db", "{db}"],
     "show": ["show", EXCEPTION_ID, "--db", "{db}"],
