@@ -86,13 +86,17 @@ def test_reports_speak_json(command: str, log: Path) -> None:
 
 
 def test_table_fits_the_terminal_and_says_when_rows_are_cut(log: Path) -> None:
-    """At 130 columns the summary gives way; `--limit 2` of 3 rows says so."""
+    """At 130 columns the summary gives way (in review too); `--limit 2` of 3 rows says so."""
     result = _run(log, "ls", "--limit", "2", env={"COLUMNS": "130"})
     lines = result.stdout.splitlines()
     assert max(len(line) for line in lines) <= 130
     assert lines[2].endswith("...  platform  open")
     assert lines[-1] == "showing 2 of 3 (--limit N for more, --limit 0 for all)"
     assert len(json.loads(_run(log, "ls", "--limit", "0", "--format", "json").stdout)) == 3
+    window = ("--since", "2025-11-22", "--until", "2025-11-23")
+    review = _run(log, "review", *window, env={"COLUMNS": "140"}).stdout.splitlines()
+    assert max(len(line) for line in review) <= 140
+    assert any(line.endswith("...") for line in review)
 
 
 @pytest.mark.parametrize(

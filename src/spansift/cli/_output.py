@@ -25,9 +25,6 @@ from uuid import UUID
 from spansift._table import aligned
 
 FORMATS = ("table", "json", "jsonl", "csv")
-MAX_CELL = 60  # widest cell when the terminal width is unknown (output piped to a file)
-MIN_CELL = 12  # no column is cut narrower than this, or its header
-PROSE = 24  # columns wider than this may be cut to fit the terminal
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,36 +120,8 @@ def cell(value: Any) -> str:
 def table(
     columns: Sequence[str], rows: Sequence[Sequence[Any]], width: int | None = None
 ) -> list[str]:
-    """Aligned lines cut to fit `width` (cells at most `MAX_CELL` when it is unknown)."""
-    cells = [[cell(v) for v in row] for row in rows]
-    limits = _limits(columns, cells, width)
-    cut = [[_cut(v, n) for v, n in zip(row, limits, strict=True)] for row in cells]
-    return aligned(columns, cut)
-
-
-def _limits(columns: Sequence[str], cells: Sequence[Sequence[str]], width: int | None) -> list[int]:
-    natural = [len(c) for c in columns]
-    for row in cells:
-        natural = [max(n, len(v)) for n, v in zip(natural, row, strict=True)]
-    if width is None:
-        return [min(n, MAX_CELL) for n in natural]
-    limits = list(natural)
-    # Only prose columns (summaries, subjects) give way: an id or a timestamp cut short is
-    # useless, so when those alone do not fit, the line is left to wrap.
-    floor = [
-        max(len(c), MIN_CELL) if n > PROSE else n for c, n in zip(columns, natural, strict=True)
-    ]
-    while sum(limits) + 2 * (len(limits) - 1) > width:
-        shrinkable = [i for i, n in enumerate(limits) if n > floor[i]]
-        if not shrinkable:
-            break
-        widest = max(shrinkable, key=lambda i: limits[i])
-        limits[widest] -= 1
-    return limits
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: max(limit - 3, 1)] + "..."
+    """Aligned lines cut to fit `width` (cells at most 60 characters when it is unknown)."""
+    return aligned(columns, [[cell(v) for v in row] for row in rows], width)
 
 
 def cut_note(shown: int, total: int, flag: str = "--limit") -> str:

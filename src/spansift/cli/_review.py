@@ -92,7 +92,7 @@ def review(
     elif fmt == "json":
         text = dump(review_document(result, plain))
     else:
-        text = render_text(result)
+        text = render_text(result, None if out else terminal_width())
     emit(text, out)
 
 

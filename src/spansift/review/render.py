@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -9,11 +10,11 @@ from typing import Any
 from spansift._table import aligned
 from spansift.review.report import Review
 
-MAX_CELL = 60
+MAX_CELL = 60  # for Markdown and HTML cells; terminal tables fit the width they are given
 
 
-def cell(value: Any) -> str:
-    """A value as short, one-line text."""
+def cell(value: Any, limit: int | None = MAX_CELL) -> str:
+    """A value as short, one-line text (cut at `limit` characters unless it is None)."""
     if value is None:
         return ""
     if isinstance(value, datetime):
@@ -21,26 +22,27 @@ def cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:,.1f}"
     text = str(value).replace("\n", " ")
-    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 3] + "..."
+    return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _aligned(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
-    return aligned(columns, [[cell(v) for v in row] for row in rows])
+def _aligned(columns: Sequence[str], rows: Sequence[Sequence[Any]], width: int | None) -> list[str]:
+    return aligned(columns, [[cell(v, None) for v in row] for row in rows], width)
 
 
 def _window(review: Review) -> str:
     return f"{review.since:%Y-%m-%d %H:%M} .. {review.until:%Y-%m-%d %H:%M} UTC"
 
 
-def render_text(review: Review) -> str:
-    """Terminal tables, one section per table."""
+def render_text(review: Review, width: int | None = None) -> str:
+    """Terminal tables, one section per table, fitted to `width` when it is known."""
     out = [f"spansift review {_window(review)}"]
     out.append(", ".join(f"{k}: {v:,}" for k, v in review.totals))
     for table in review.tables:
         out += ["", f"## {table.title}"]
-        out += _aligned(table.columns, table.rows) if table.rows else ["(none)"]
+        out += _aligned(table.columns, table.rows, width) if table.rows else ["(none)"]
         if table.note:
-            out.append(f"note: {table.note}")
+            note = f"note: {table.note}"
+            out += textwrap.wrap(note, width, subsequent_indent="  ") if width else [note]
     return "\n".join(out)
 
 
