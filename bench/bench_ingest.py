@@ -70,7 +70,7 @@ def main() -> None:
         span_pack = RuleSet(
             [r for r in default_pack.all_rules if r.spec.scope == "span"], default_pack.contracts
         )
-        empty_pack = load_ruleset([empty_dir])
+        empty_pack = load_ruleset([empty_dir], default_rules=False)
         print(
             f"file: {args.spans:,} spans, {size / 2**20:.1f} MiB; default pack: "
             f"{len(default_pack)} rules ({len(span_pack)} span rules)"

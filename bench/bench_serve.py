@@ -251,7 +251,8 @@ def start_server(
         proc = subprocess.Popen(
             [sys.executable, "-m", "spansift", "serve", "--db", str(workdir / "bench.duckdb"),
              "--grpc-port", "0", "--http-port", "0",
-             *(arg for path in rules or () for arg in ("--rules", path))],
+             *(arg for path in rules or () for arg in ("--rules", path)),
+             *(("--no-default-rules",) if rules else ())],
             stdout=f, stderr=subprocess.STDOUT, cwd=workdir, env=env,
         )  # fmt: skip
     deadline = time.monotonic() + 30
@@ -276,7 +277,7 @@ def main() -> None:
     parser.add_argument("--bodies", type=int, default=32)
     parser.add_argument("--probes", type=int, default=7)
     parser.add_argument(
-        "--rules", action="append", help="rule folder or file for serve (default: built-in pack)"
+        "--rules", action="append", help="rule folder or file to serve instead of the built-in pack"
     )
     args = parser.parse_args()
 

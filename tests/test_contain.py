@@ -65,7 +65,7 @@ def test_rule_suspends_the_agent_it_caught(tmp_path: Path, db: Path) -> None:
 def test_contain_must_name_agent_or_workflow(tmp_path: Path) -> None:
     """`contain: team` is refused with the file, line and the two valid values."""
     with pytest.raises(ConfigError) as caught:
-        load_ruleset([_pack(tmp_path, "team")])
+        load_ruleset([_pack(tmp_path, "team")], default_rules=False)
     problem = caught.value.problems[0]
     assert (problem.code, problem.origin.line) == ("RULE_BAD_VALUE", 8)
     assert "agent" in problem.hint and "workflow" in problem.hint

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,7 +10,7 @@ from spansift.drive import Driver
 from spansift.errors import InputError
 from spansift.review.actions import sync_fingerprints
 from spansift.rules import RuleSet
-from spansift.sources.files import iter_file, iter_paths
+from spansift.sources.files import Chunk, iter_file, iter_paths
 from spansift.store.log import ExceptionLog
 from spansift.traces import AssemblyLimits
 
@@ -28,6 +28,7 @@ class IngestResult:
     rejected: list[InputError] = field(default_factory=list)
     traces_evicted: int = 0  # closed early to bound memory; their exceptions say so
     spans_dropped: int = 0  # beyond the per-trace limit, not kept as evidence
+    interrupted: bool = False  # stopped by `should_stop`: traces still open were not judged
 
 
 def ingest_paths(
@@ -35,6 +36,9 @@ def ingest_paths(
     ruleset: RuleSet,
     log: ExceptionLog,
     on_file_done: Callable[[Path], None] | None = None,
+    on_progress: Callable[[Path, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    read: Callable[[Path], Iterable[Chunk]] = iter_file,
     *,
     limits: AssemblyLimits | None = None,
 ) -> IngestResult:
@@ -43,14 +47,18 @@ def ingest_paths(
     Traces close on event time (the latest span end read), so the rows depend on the
     spans, not on how fast they were read. Bad lines and files are collected in
     `rejected`; reading goes on. Hits are written in batches of `WRITE_BATCH`, so memory
-    stays bounded on long backfills.
+    stays bounded on long backfills. `on_progress(path, bytes_read)` follows each chunk.
+    When `should_stop()` turns true (checked per chunk) the hits found so far are
+    written and the traces still open are left unjudged; reading the same files again
+    completes the log. `read` turns one file into chunks (default: `iter_file`).
     """
     result = IngestResult()
     sync_fingerprints(log, ruleset)
     driver = Driver(ruleset, log, source="ingest", event_time=True, limits=limits)
+    driver.pipeline.save_runs = False  # every run closes when the backfill ends
     for path in iter_paths(list(paths)):
         result.files += 1
-        for chunk in iter_file(path):
+        for chunk in read(path):
             if chunk.error is not None:
                 result.rejected.append(chunk.error)
             elif chunk.request is not None:
@@ -59,9 +67,19 @@ def ingest_paths(
                 driver.spans(chunk.spans)
             if driver.pending >= WRITE_BATCH:
                 driver.commit()
+            if on_progress is not None:
+                on_progress(path, chunk.offset)
+            if should_stop is not None and should_stop():
+                result.interrupted = True
+                break
+        if result.interrupted:
+            break
         if on_file_done is not None:
             on_file_done(path)
-    driver.finish()
+    if result.interrupted:
+        driver.tick(ended_roots=True)  # traces read whole are judged; open ones are not
+    else:
+        driver.finish()
     driver.commit()
     counters = driver.pipeline.assembler.counters
     result.traces_evicted = counters.traces_evicted

@@ -69,6 +69,8 @@ class Pipeline:
         # Tool call id -> the run it was seen in, so a resume with no session finds its run.
         self._call_runs: OrderedDict[str, str] = OrderedDict()
         # Run state to persist since the last take_run_state(): (run, trace) -> records.
+        # A backfill that closes every run at its end sets `save_runs` False.
+        self.save_runs = True
         self._run_saves: dict[tuple[str, str], list[SpanRecord]] = {}
         self._runs_closed: set[str] = set()
 
@@ -189,7 +191,8 @@ class Pipeline:
             if run_key is not None:
                 self._link(calls, run_key)
                 self.assembler.join_run(trace, run_key, now)
-                self._run_saves[(run_key, trace.key)] = trace.records
+                if self.save_runs:
+                    self._run_saves[(run_key, trace.key)] = trace.records
                 joined = self.assembler.run(run_key)
                 if joined is not None:
                     joined.resolved = {_key(r): dict(r.fields) for r in resolved}
@@ -200,7 +203,8 @@ class Pipeline:
                             if h.span.trace_id == trace.key
                         )
         for run in closed_runs():
-            self._runs_closed.add(run.key)
+            if self.save_runs:
+                self._runs_closed.add(run.key)
             self._run_saves = {k: v for k, v in self._run_saves.items() if k[0] != run.key}
             resolved = resolve(run.records, contracts, final=True)
             if run.key.startswith("~"):

@@ -17,6 +17,7 @@ import decimal
 import json
 import os
 import shutil
+import ssl
 import urllib.error
 import urllib.request
 import uuid
@@ -45,6 +46,7 @@ class ServerInfo:
     pid: int
     url: str
     token_required: bool
+    tls_cert: str | None = None  # the certificate of an https receiver, trusted by its clients
 
 
 def discovery_file(db: str | Path) -> Path:
@@ -65,7 +67,13 @@ def find_server(db: str | Path) -> ServerInfo | None:
     """The receiver serving `db`, if its discovery file exists and its process is alive."""
     try:
         doc = json.loads(discovery_file(db).read_text())
-        info = ServerInfo(int(doc["pid"]), str(doc["url"]), bool(doc.get("token_required")))
+        cert = doc.get("tls_cert")
+        info = ServerInfo(
+            int(doc["pid"]),
+            str(doc["url"]),
+            bool(doc.get("token_required")),
+            str(cert) if cert else None,
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return info if _alive(info.pid) else None
@@ -83,7 +91,7 @@ def _request(
         headers["Authorization"] = f"Bearer {token}"
     request = urllib.request.Request(info.url + path, data=data, headers=headers)
     try:
-        return urllib.request.urlopen(request, timeout=TIMEOUT_S)
+        return open_url(info, request)
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode(errors="replace")
         exc.close()
@@ -99,6 +107,20 @@ def _request(
     except (urllib.error.URLError, OSError) as exc:
         msg = f"no receiver at {info.url}: {exc}"
         raise RemoteUnavailableError(msg) from None
+
+
+def open_url(
+    info: ServerInfo, request: urllib.request.Request, timeout_s: float = TIMEOUT_S
+) -> Any:
+    """`urlopen` for a request to the receiver `info`, trusting its announced certificate."""
+    context = None
+    if info.tls_cert:
+        context = ssl.create_default_context(cafile=info.tls_cert)
+        # Pinned to the exact certificate the receiver announced beside the database, which
+        # may name the host while the URL says 127.0.0.1; so the name is not compared.
+        context.check_hostname = False
+        context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    return urllib.request.urlopen(request, timeout=timeout_s, context=context)
 
 
 def _param(value: Any) -> Any:
@@ -136,6 +158,14 @@ def remote_query(
     info: ServerInfo, sql: str, params: Sequence[Any] | None, token: str | None
 ) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
     """Run one SELECT on the receiver; same shape as `ExceptionLog.query`."""
+    columns, _, rows = remote_result(info, sql, params, token)
+    return columns, rows
+
+
+def remote_result(
+    info: ServerInfo, sql: str, params: Sequence[Any] | None, token: str | None
+) -> tuple[tuple[str, ...], tuple[str, ...], list[tuple[Any, ...]]]:
+    """`remote_query` with the DuckDB type name of each column between names and rows."""
     body = {"sql": sql, "params": [_param(p) for p in params or ()]}
     with _request(info, "/spansift/query", token, body) as response:
         doc = json.load(response)
@@ -148,7 +178,7 @@ def remote_query(
                 for value, conv in zip(row, converters, strict=True)
             )
         )
-    return tuple(doc["columns"]), rows
+    return tuple(doc["columns"]), tuple(str(t) for t in doc["types"]), rows
 
 
 def remote_stats(info: ServerInfo, token: str | None) -> dict[str, Any]:

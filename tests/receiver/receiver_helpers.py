@@ -108,7 +108,7 @@ def spansift(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedP
 
 def query_rows(server: Server, sql: str) -> list[dict[str, Any]]:
     """Rows of `spansift query --format json` against the server's database."""
-    out = spansift("query", "--db", str(server.db), "--format", "json", sql, cwd=server.workdir)
+    out = spansift("query", "--db", str(server.db), "--format", "jsonl", sql, cwd=server.workdir)
     return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
 
 

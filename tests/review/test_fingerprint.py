@@ -19,7 +19,7 @@ def _patterns(db: Path) -> list[tuple[str, int]]:
 
 def test_rule_fingerprint_key_is_loaded() -> None:
     """`fingerprint: [tool]` reaches the rule spec."""
-    ruleset = load_ruleset([str(RULES)])
+    ruleset = load_ruleset([str(RULES)], default_rules=False)
     assert ruleset.all_rules[0].spec.fingerprint == ("tool",)
 
 
@@ -34,7 +34,7 @@ def test_receiver_applies_rule_fingerprints(
 ) -> None:
     """A receiver started with the rule records its fields, so the workflows share a pattern."""
     seed(db, [hit(1), hit(2), hit(3, workflow="billing")])
-    server = serve(db, "--rules", str(RULES))
+    server = serve(db, "--rules", str(RULES), "--no-default-rules")
     assert server.stop() == 0
     found = _patterns(db)
     assert len(found) == 1

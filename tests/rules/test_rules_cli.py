@@ -25,7 +25,7 @@ def test_check_ok(runner: CliRunner) -> None:
     result = runner.invoke(rules, ["check", str(REPO_RULES)])
     assert result.exit_code == 0
     count = len(load_ruleset([REPO_RULES]).all_rules)
-    assert result.output == f"ok: {count} rules, 1 lists, 3 macros in {REPO_RULES}\n"
+    assert result.output == f"ok: {count} rules, 1 lists, 3 macros in {REPO_RULES} (built-in)\n"
 
 
 def test_check_reports_problems(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -89,7 +89,7 @@ def test_test_reports_failing_case(runner: CliRunner, tmp_path: Path) -> None:
         "    boundary: b\n    summary: s\n    when: {status: error}\n    tests:\n"
         "      - {hit: true, span: {status: error}}\n      - {hit: true, span: {status: ok}}\n"
     )
-    result = runner.invoke(rules, ["test", str(path)])
+    result = runner.invoke(rules, ["test", "--no-default-rules", str(path)])
     assert result.exit_code == 1
     assert result.output.splitlines() == [
         "FAIL r (2 cases)",
@@ -110,5 +110,5 @@ def test_explain(runner: CliRunner) -> None:
     result = runner.invoke(rules, ["explain", "wrong_tol", "--rules", str(REPO_RULES)])
     assert result.exit_code == 1
     assert result.stderr == (
-        f"Error: no rule 'wrong_tol'; did you mean 'wrong_tool'? (in {REPO_RULES})\n"
+        f"Error: no rule 'wrong_tol'; did you mean 'wrong_tool'? (in {REPO_RULES} (built-in))\n"
     )

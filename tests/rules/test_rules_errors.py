@@ -30,7 +30,7 @@ def test_bad_rule_file(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A bad rule file fails to load and its first problem is the line stored in the file."""
     monkeypatch.chdir(path.parent)
     with pytest.raises(ConfigError) as caught:
-        load_ruleset([path.name])
+        load_ruleset([path.name], default_rules=False)
     assert _first_line(caught.value) == _expected(path)
 
 
@@ -39,7 +39,7 @@ def test_bad_contracts_file(path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     """A bad contracts file fails to load and its first problem is the line stored in the file."""
     monkeypatch.chdir(path.parent)
     with pytest.raises(ConfigError) as caught:
-        load_ruleset(["../ok.yaml"], contracts=path.name)
+        load_ruleset(["../ok.yaml"], contracts=path.name, default_rules=False)
     assert _first_line(caught.value) == _expected(path)
 
 
@@ -63,7 +63,7 @@ def test_all_errors_in_a_file_are_reported(monkeypatch: pytest.MonkeyPatch) -> N
     """Four mistakes in one file give four problems, in file order, with did-you-mean hints."""
     monkeypatch.chdir(FIXTURES / "bad")
     with pytest.raises(ConfigError) as caught:
-        load_ruleset(["multiple.yaml"])
+        load_ruleset(["multiple.yaml"], default_rules=False)
     problems = caught.value.problems
     assert [(p.origin.line, p.code) for p in problems] == [
         (6, "RULE_UNKNOWN_EXCEPTION_TYPE"),
@@ -83,7 +83,7 @@ def test_errors_in_several_files_are_collected(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text("spansift_rules: 1\nitems: [{rule: a}]\n")
     (tmp_path / "b.yaml").write_text("spansift_rules: 3\nitems: []\n")
     with pytest.raises(ConfigError) as caught:
-        load_ruleset([tmp_path, tmp_path / "nope.yaml"])
+        load_ruleset([tmp_path, tmp_path / "nope.yaml"], default_rules=False)
     codes = [p.code for p in caught.value.problems]
     assert codes == ["RULE_FILE_NOT_FOUND", "RULE_MISSING_KEY", "RULE_BAD_VERSION"]
 
@@ -95,8 +95,8 @@ def test_misspelt_field_is_an_error_but_other_dotted_keys_are_raw(tmp_path: Path
         "    boundary: b\n    summary: s\n    when: {%s: x}\n"
     )
     (tmp_path / "ok.yaml").write_text(rule % "myapp.tenant")
-    assert load_ruleset([tmp_path / "ok.yaml"]).wanted_keys == {"myapp.tenant"}
+    assert load_ruleset([tmp_path / "ok.yaml"], default_rules=False).wanted_keys == {"myapp.tenant"}
     (tmp_path / "bad.yaml").write_text(rule % "tool.nam")
     with pytest.raises(ConfigError) as caught:
-        load_ruleset([tmp_path / "bad.yaml"])
+        load_ruleset([tmp_path / "bad.yaml"], default_rules=False)
     assert caught.value.problems[0].hint == "did you mean 'tool.name'?"

@@ -26,7 +26,7 @@ def _rule(when: str, rule_id: str = "r", extra: str = "") -> str:
 def _load(tmp_path: Path, body: str, contracts: Any = None) -> RuleSet:
     path = tmp_path / "rules.yaml"
     path.write_text(HEAD + body, encoding="utf-8")
-    return load_ruleset([path], contracts)
+    return load_ruleset([path], contracts, default_rules=False)
 
 
 def _hits(ruleset: RuleSet, **fields: Any) -> list[str]:
@@ -149,12 +149,12 @@ def test_override_in_a_later_file(tmp_path: Path) -> None:
         HEAD + "  - override: r\n    severity: critical\n    owner: team-b\n"
         "    exceptions:\n      - name: quiet\n        when: {agent.name: quiet}\n"
     )
-    ruleset = load_ruleset([tmp_path])
+    ruleset = load_ruleset([tmp_path], default_rules=False)
     (match,) = ruleset.match({"status": "error"})
     assert (match.severity, match.owner) == (Severity.CRITICAL, "team-b")
     assert ruleset.match({"status": "error", "agent.name": "quiet"}) == []
     (tmp_path / "c.yaml").write_text(HEAD + "  - override: r\n    enabled: false\n")
-    disabled = load_ruleset([tmp_path])
+    disabled = load_ruleset([tmp_path], default_rules=False)
     assert len(disabled) == 0
     assert disabled.explain("r") == "status == error && !(agent.name == quiet)"
 

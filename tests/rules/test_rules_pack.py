@@ -82,7 +82,7 @@ def test_wanted_keys_name_the_raw_attributes_a_pack_reads(tmp_path: Path) -> Non
 def test_fixture_cases_read_otlp_json() -> None:
     """A case with `fixture:` runs every span of an OTLP JSON file and hits if any span does."""
     folder = Path(__file__).resolve().parent.parent / "fixtures" / "rules" / "with_fixtures"
-    ruleset = load_ruleset([folder])
+    ruleset = load_ruleset([folder], default_rules=False)
     results = run_cases(ruleset)["unknown_tool_from_fixture"]
     assert [(r.case.hit, r.passed, r.detail) for r in results] == [
         (True, True, ""),

@@ -102,8 +102,10 @@ def test_old_instrumentation_library_keys() -> None:
 
 
 def test_empty_document_has_no_spans() -> None:
-    """A document without resourceSpans is an empty request, not an error."""
-    assert spans_from_json({}) == []
+    """An empty resourceSpans list is an empty request; no resourceSpans at all is an error."""
+    assert spans_from_json({"resourceSpans": []}) == []
+    with pytest.raises(ValueError, match="holds no resourceSpans"):
+        spans_from_json({})
 
 
 def _broken(path: str, value: Any) -> dict[str, Any]:

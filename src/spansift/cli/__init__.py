@@ -6,15 +6,18 @@ import click
 
 from spansift import __version__
 from spansift.cli._decide import ack, grant, reopen, resolve, resume, suppress, suspend
-from spansift.cli._evidence import checkpoint, show, verify
+from spansift.cli._evidence import checkpoint, verify
+from spansift.cli._export import export
+from spansift.cli._group import Main
 from spansift.cli._ingest import ingest
 from spansift.cli._log import ls, query, stats
 from spansift.cli._review import grants_report, notify, review, suggest
-from spansift.cli._serve import export, serve
+from spansift.cli._serve import serve
+from spansift.cli._show import show
 from spansift.cli.rules_cmd import rules
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="spansift")
 def main() -> None:
     """spansift keeps the exception log of AI agents from their OpenTelemetry traces."""

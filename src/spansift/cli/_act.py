@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -12,14 +11,15 @@ from typing import Any
 
 import click
 
-from spansift.cli._common import CONTRACTS_FILE, fail
+from spansift.cli._common import fail
+from spansift.cli._open import open_log
 from spansift.cli._remote import current_token
 from spansift.errors import ConfigError, SpansiftError
-from spansift.remote import find_server
+from spansift.remote import find_server, open_url
 from spansift.review.actions import ActionError, apply
+from spansift.rules._select import contracts_source
 from spansift.rules._yaml import Problems
 from spansift.rules.contracts import Contracts, load_contracts
-from spansift.store.log import ExceptionLog
 
 ACT_PATH = "/spansift/act"
 TIMEOUT_S = 30.0
@@ -27,16 +27,15 @@ TIMEOUT_S = 30.0
 
 def contracts_for(path: str | None) -> Contracts | None:
     """The contracts file given, else ./spansift.yaml when present, else None."""
-    if path is None and os.path.exists(CONTRACTS_FILE):
-        path = CONTRACTS_FILE
-    if path is None:
+    source = contracts_source(path)
+    if source is None:
         return None
     problems = Problems()
-    contracts = load_contracts(path, problems)
+    contracts = load_contracts(source, problems)
     if problems:
         for problem in problems.items:
             click.echo(str(problem), err=True)
-        fail(f"{len(problems.items)} problem(s) in {path}; fix them and run again")
+        fail(f"{len(problems.items)} problem(s) in {source}; fix them and run again")
     return contracts
 
 
@@ -51,7 +50,7 @@ def submit(db: str, doc: Mapping[str, Any], contracts: Contracts | None = None) 
             headers["Authorization"] = f"Bearer {token}"
         request = urllib.request.Request(info.url + ACT_PATH, data=body, headers=headers)
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+            with open_url(info, request, TIMEOUT_S) as response:
                 answer: dict[str, Any] = json.load(response)
                 return answer
         except urllib.error.HTTPError as exc:
@@ -71,7 +70,7 @@ def submit(db: str, doc: Mapping[str, Any], contracts: Contracts | None = None) 
     if not Path(db).exists():
         fail(f"no exception log at {db}: run `spansift ingest FILE` or `spansift serve` first")
     try:
-        with ExceptionLog(db) as log:
+        with open_log(db) as log:
             return apply(log, doc, contracts)
     except (ActionError, SpansiftError, ConfigError) as exc:
         fail(str(exc))

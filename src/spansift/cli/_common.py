@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -10,17 +9,21 @@ from typing import Any, TypeVar
 import click
 import duckdb
 
+from spansift.cli._open import open_log, wait_option
+from spansift.cli._output import Result
 from spansift.cli._remote import remote_read
-from spansift.errors import ConfigError, SpansiftError
+from spansift.errors import ConfigError
 from spansift.remote import RemoteError
 from spansift.rules import RuleSet, load_ruleset
-from spansift.store.log import DEFAULT_DB, ExceptionLog
+from spansift.rules._select import CONTRACTS_FILE
+from spansift.store.log import DEFAULT_DB
 
 F = TypeVar("F", bound=Callable[..., Any])
-CONTRACTS_FILE = "spansift.yaml"
 
 
 def db_option(func: F) -> F:
+    """`--db FILE` and `--wait` (wait while another process holds the file)."""
+    func = wait_option(func)
     return click.option(
         "--db",
         envvar="SPANSIFT_DB",
@@ -32,6 +35,8 @@ def db_option(func: F) -> F:
 
 
 def rules_options(func: F) -> F:
+    """`--rules` (extending the built-in pack), `--no-default-rules` and `--contracts`."""
+    func = no_default_rules_option(func)
     func = click.option(
         "--contracts",
         type=click.Path(exists=True, dir_okay=False),
@@ -42,7 +47,16 @@ def rules_options(func: F) -> F:
         "rule_paths",
         multiple=True,
         type=click.Path(exists=True),
-        help="Rule folder or file; repeatable [default: the built-in pack].",
+        help="Rule folder or file, loaded after the built-in pack; repeatable.",
+    )(func)
+
+
+def no_default_rules_option(func: F) -> F:
+    return click.option(
+        "--no-default-rules",
+        "no_default_rules",
+        is_flag=True,
+        help="Load only the --rules given, not the built-in pack.",
     )(func)
 
 
@@ -51,12 +65,12 @@ def fail(message: str) -> None:
     raise click.ClickException(message)
 
 
-def load_rules(rule_paths: Sequence[str], contracts: str | None) -> RuleSet:
-    """Load rules and contracts, or print every problem and exit 1."""
-    if contracts is None and os.path.exists(CONTRACTS_FILE):
-        contracts = CONTRACTS_FILE
+def load_rules(
+    rule_paths: Sequence[str], contracts: str | None, *, no_default_rules: bool = False
+) -> RuleSet:
+    """Load rules and contracts (see `load_ruleset`), or print every problem and exit 1."""
     try:
-        return load_ruleset(list(rule_paths) or None, contracts)
+        return load_ruleset(list(rule_paths), contracts, default_rules=not no_default_rules)
     except ConfigError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
@@ -67,6 +81,12 @@ def load_rules(rule_paths: Sequence[str], contracts: str | None) -> RuleSet:
 def read_query(
     db: str, sql: str, params: Sequence[Any] | None = None
 ) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+    """Column names and rows of read-only SQL over the log at `db` (see `read_result`)."""
+    result = read_result(db, sql, params)
+    return result.columns, result.rows
+
+
+def read_result(db: str, sql: str, params: Sequence[Any] | None = None) -> Result:
     """Run read-only SQL against the log at `db`; the one way every read command reads.
 
     When a `spansift serve` holds the file (it announces itself in
@@ -85,14 +105,15 @@ def read_query(
             f"no exception log at {db}: run `spansift ingest FILE` or `spansift serve` first, "
             "or pass --db"
         )
-    try:
-        log = ExceptionLog(db, read_only=True)
-    except SpansiftError as exc:
-        fail(str(exc))
-        raise
-    with log:
+    with open_log(db, read_only=True) as log:
         try:
-            return log.query(sql, params)
+            cursor = log.con.execute(sql, params or [])
+            description = cursor.description or ()
+            return Result(
+                tuple(d[0] for d in description),
+                cursor.fetchall(),
+                tuple(str(d[1]) for d in description),
+            )
         except duckdb.Error as exc:
             fail(f"query failed: {exc}")
             raise

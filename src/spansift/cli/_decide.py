@@ -9,8 +9,14 @@ import click
 
 from spansift.cli._act import contracts_for, submit
 from spansift.cli._common import db_option, fail
-from spansift.cli._log import parse_duration
 from spansift.cli._remote import token_option
+from spansift.cli._when import (
+    parse_duration,
+    since_until_options,
+    status_option,
+    type_option,
+    window,
+)
 from spansift.review.actions import FOLLOW_UPS
 
 
@@ -22,11 +28,11 @@ def _decision_options(func: Callable[..., Any]) -> Callable[..., Any]:
             click.option("--by", "actor", required=True, help="Who decides (name or email)."),
             click.option("--note", help="Why, in a sentence."),
             click.option("--owner", help="Assign the exceptions to this owner."),
-            click.option("--type", "exception_type", help="Filter: this exception type."),
+            type_option,
             click.option("--workflow", help="Filter: this workflow."),
             click.option("--rule", help="Filter: this rule id."),
-            click.option("--status", help="Filter: this status, e.g. open or regressed."),
-            click.option("--since", help="Filter: exceptions newer than this, e.g. 7d."),
+            status_option,
+            since_until_options,
             token_option,
         )
     ):
@@ -45,9 +51,10 @@ def _decide(action: str, ids: tuple[str, ...], options: dict[str, Any]) -> None:
         )
         if options.get(name)
     }
-    since = options.pop("since", None)
-    if since:
-        filters["since_s"] = parse_duration(since).total_seconds()
+    start, end = window(options.pop("since", None), options.pop("until", None))
+    for key, value in (("since", start), ("until", end)):
+        if value is not None:
+            filters[key] = value.isoformat()
     doc: dict[str, Any] = {"op": "decide", "action": action, "ids": list(ids), "filter": filters}
     for key in ("actor", "note", "owner", "resolution", "follow_up", "for_s"):
         if options.get(key) is not None:
@@ -93,7 +100,7 @@ def resolve(ids: tuple[str, ...], **options: Any) -> None:
 @_FOLLOW_UP
 def suppress(ids: tuple[str, ...], duration: str, **options: Any) -> None:
     """Suppress exceptions until the time given by --for; after that they count as open."""
-    options["for_s"] = parse_duration(duration).total_seconds()
+    options["for_s"] = parse_duration(duration, "--for").total_seconds()
     _decide("suppress", ids, options)
 
 
@@ -134,7 +141,8 @@ def grant(
     """Grant a standing approval: covered uses are logged as covered, not as exceptions."""
     doc = {
         "op": "grant", "agent": agent, "tool": tool, "scope": scope,
-        "expires_s": parse_duration(expires).total_seconds(), "approvers": list(approvers),
+        "expires_s": parse_duration(expires, "--expires").total_seconds(),
+        "approvers": list(approvers),
         "justification": justification,
     }  # fmt: skip
     answer = submit(db, doc, contracts_for(contracts))

@@ -1,112 +1,26 @@
-"""Evidence and tamper evidence: `spansift show`, `verify` and `checkpoint`."""
+"""Tamper evidence: `spansift verify` and `checkpoint`."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import click
 
 from spansift.cli._common import db_option, fail, read_query
+from spansift.cli._group import os_error_message
+from spansift.cli._log import format_option
+from spansift.cli._output import dump
 from spansift.cli._remote import token_option
+from spansift.cli._write import emit, out_option, writable_file
 from spansift.errors import SpansiftError
 from spansift.store import chain
 from spansift.store.checkpoint import Checkpoint, check_signature, new_key, parse, sign
 from spansift.store.rows import COLUMN_NAMES
 
-_SHOW_COLUMNS = (
-    "exception_id",
-    "exception_type",
-    "severity",
-    "status",
-    "occurred_at",
-    "detected_at",
-    "workflow",
-    "step",
-    "agent",
-    "tool",
-    "rule_id",
-    "boundary",
-    "owner",
-    "follow_up",
-    "resolution",
-    "summary",
-    "trace_id",
-    "span_id",
-)
-
 
 def _fetch(db: str) -> chain.Fetch:
     return lambda sql, params: read_query(db, sql, params)[1]
-
-
-@click.command()
-@click.argument("exception_id")
-@db_option
-@token_option
-def show(exception_id: str, db: str) -> None:
-    """Print one exception and its trace as a tree, the offending span marked with '>'.
-
-    EXCEPTION_ID may be the short id `spansift ls` prints (any unique prefix).
-    """
-    prefix = exception_id.strip().lower()
-    if len(prefix) < 6:
-        fail("give at least 6 characters of the exception id")
-    _, rows = read_query(
-        db,
-        f"SELECT {', '.join(_SHOW_COLUMNS)} FROM exceptions WHERE starts_with(exception_id, ?)",
-        [prefix],
-    )
-    if not rows:
-        fail(f"no exception with id {exception_id!r} in {db}")
-    if len(rows) > 1:
-        fail(f"{len(rows)} exceptions start with {exception_id!r}; give more characters")
-    row = dict(zip(_SHOW_COLUMNS, rows[0], strict=True))
-    click.echo(
-        f"exception {row['exception_id']}  {row['exception_type']} ({row['severity']})  "
-        f"{row['status']}"
-    )
-    for label, value in (
-        ("when", f"{row['occurred_at']} UTC (detected {row['detected_at']})"),
-        ("workflow", f"{row['workflow'] or '-'}  step: {row['step'] or '-'}"),
-        ("agent", f"{row['agent'] or '-'}  tool: {row['tool'] or '-'}"),
-        ("rule", f"{row['rule_id']}  boundary: {row['boundary'] or '-'}"),
-        ("owner", f"{row['owner'] or '-'}  follow-up: {row['follow_up'] or '-'}"),
-        ("summary", row["summary"] or "-"),
-        ("trace", f"{row['trace_id']}  span: {row['span_id']}"),
-    ):
-        click.echo(f"  {label:<9} {value}")
-    _, spans = read_query(
-        db,
-        "SELECT span_id, parent_span_id, name, status, "
-        "date_diff('microsecond', start_at, end_at) / 1000.0, offending, start_at "
-        "FROM evidence_spans WHERE exception_id = ? ORDER BY start_at, span_id",
-        [row["exception_id"]],
-    )
-    click.echo("")
-    click.echo(f"evidence: {len(spans)} span{'s' if len(spans) != 1 else ''} of the trace")
-    for line in _tree(spans):
-        click.echo(line)
-
-
-def _tree(spans: Sequence[Sequence[Any]]) -> list[str]:
-    ids = {s[0] for s in spans}
-    children: dict[str | None, list[Sequence[Any]]] = {}
-    for span in spans:
-        parent = span[1] if span[1] in ids else None
-        children.setdefault(parent, []).append(span)
-    lines: list[str] = []
-
-    def walk(parent: str | None, depth: int) -> None:
-        for span_id, _, name, status, duration_ms, offending, _ in children.get(parent, []):
-            mark = ">" if offending else " "
-            lines.append(f"{mark} {'  ' * depth}{name}  [{status}, {float(duration_ms):.0f} ms]")
-            walk(span_id, depth + 1)
-
-    walk(None, 0)
-    return lines
 
 
 @click.command()
@@ -123,7 +37,9 @@ def _tree(spans: Sequence[Sequence[Any]]) -> list[str]:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Ed25519 public key (PEM) the checkpoint must be signed with.",
 )
-def verify(db: str, note: Path | None, public_key: Path | None) -> None:
+@format_option(("text", "json"), "text")
+@out_option
+def verify(db: str, note: Path | None, public_key: Path | None, fmt: str, out: str | None) -> None:
     """Recompute the hash chain; report the first row changed, deleted or inserted.
 
     Exit status 1 when the log does not verify (or no longer extends --checkpoint).
@@ -146,13 +62,23 @@ def verify(db: str, note: Path | None, public_key: Path | None) -> None:
                 f"checkpoint {note}: the log no longer extends it (entry {checkpoint.size} "
                 f"{'is missing' if found is None else 'has a different hash'})"
             )
+    if fmt == "json":
+        doc = {
+            "ok": not problems,
+            "entries": result.entries,
+            "head": result.head_hash,
+            "checkpoint": str(note) if note else None,
+            "problems": problems,
+        }
+        emit(dump(doc), out)
+    elif problems:
+        lines = [f"FAILED: {db}: {len(problems)} problem(s); first: {problems[0]}"]
+        emit("\n".join(lines + [f"  {line}" for line in problems[1:20]]), out)
+    else:
+        extra = f", extends {note}" if note is not None else ""
+        emit(f"ok: {result.entries:,} chained rows, head {result.head_hash[:16]}{extra}", out)
     if problems:
-        click.echo(f"FAILED: {db}: {len(problems)} problem(s); first: {problems[0]}")
-        for line in problems[1:20]:
-            click.echo(f"  {line}")
         sys.exit(1)
-    extra = f", extends {note}" if note is not None else ""
-    click.echo(f"ok: {result.entries:,} chained rows, head {result.head_hash[:16]}{extra}")
 
 
 @click.command()
@@ -170,18 +96,32 @@ def verify(db: str, note: Path | None, public_key: Path | None) -> None:
     help="Create a new key pair at this path (and PATH.pub), then exit.",
 )
 @click.option("--origin", help="Name of this log in the note [default: the database file name].")
-def checkpoint(db: str, key: Path | None, new_key_path: Path | None, origin: str | None) -> None:
+@out_option
+def checkpoint(
+    db: str, key: Path | None, new_key_path: Path | None, origin: str | None, out: str | None
+) -> None:
     """Print a checkpoint note of the chain head (signed with --key) to store elsewhere."""
     if new_key_path is not None:
         if new_key_path.exists():
             fail(f"{new_key_path} exists; choose another path for --new-key")
-        public = new_key(new_key_path)
+        # A missing key folder (~/.spansift) is created for the owner alone, as ssh does.
+        writable_file(new_key_path, "--new-key", make_folder=True)
+        try:
+            public = new_key(new_key_path)
+        except OSError as exc:
+            fail(f"--new-key {new_key_path}: {os_error_message(exc)}")
+            raise
         click.echo(f"wrote private key {new_key_path} (keep it secret) and public key {public}")
         return
     _, rows = read_query(db, "SELECT seq, row_hash FROM log_chain ORDER BY seq DESC LIMIT 1")
     size, head = (int(rows[0][0]), str(rows[0][1])) if rows else (0, chain.GENESIS)
     note = Checkpoint(origin or Path(db).name, size, head)
     try:
-        click.echo(sign(note, key), nl=False)
+        signed = sign(note, key)
     except (SpansiftError, ValueError) as exc:
         fail(f"--key {key}: {exc}")
+        raise
+    if out is None:
+        click.echo(signed, nl=False)
+    else:
+        emit(signed, out)

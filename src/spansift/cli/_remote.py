@@ -8,11 +8,12 @@ from typing import Any
 
 import click
 
+from spansift.cli._output import Result
 from spansift.remote import (
     RemoteError,
     RemoteUnavailableError,
     find_server,
-    remote_query,
+    remote_result,
     remote_stats,
 )
 
@@ -42,34 +43,38 @@ def current_token() -> str | None:
     return token or os.environ.get("SPANSIFT_TOKEN") or None
 
 
-def receiver_section(db: str) -> str | None:
-    """The `receiver:` lines of `spansift stats` when a receiver serves `db`, else None."""
+def receiver_stats(db: str) -> dict[str, Any] | None:
+    """The counters of the receiver serving `db` (with its `url`), `{"error": ...}` when it
+    does not answer, None when there is none."""
     info = find_server(db)
     if info is None:
         return None
     try:
         doc = remote_stats(info, current_token())
     except (RemoteError, RemoteUnavailableError) as exc:
-        return f"receiver: {exc}"
+        return {"url": info.url, "error": str(exc)}
+    return {"url": info.url, **doc}
+
+
+def receiver_lines(db: str, doc: dict[str, Any]) -> list[str]:
+    """The `receiver:` lines of `spansift stats`."""
+    if "error" in doc:
+        return [f"receiver: {doc['error']}"]
     rejected = ", ".join(f"{k} {v:,}" for k, v in doc["requests_rejected"].items()) or "none"
-    return "\n".join(
-        (
-            f"receiver: pid {doc['pid']} at {info.url}, up {doc['uptime_s']:,.0f} s, "
-            f"{doc['rules']} rules",
-            f"  spans received {doc['spans_received']:,}, rejected {doc['spans_rejected']:,}, "
-            f"processed {doc['spans_processed']:,}",
-            f"  requests accepted {doc['requests_accepted']:,}; rejected: {rejected}",
-            f"  exceptions found {doc['exceptions_found']:,}, "
-            f"written {doc['exceptions_written']:,} new",
-            f"  spool backlog {doc['spool_backlog_requests']:,} requests "
-            f"({doc['spool_backlog_bytes']:,} bytes), worker errors {doc['worker_errors']:,}",
-        )
-    )
+    return [
+        f"receiver: pid {doc['pid']} at {doc['url']}, up {doc['uptime_s']:,.0f} s, "
+        f"{doc['rules']} rules",
+        f"  spans received {doc['spans_received']:,}, rejected {doc['spans_rejected']:,}, "
+        f"processed {doc['spans_processed']:,}",
+        f"  requests accepted {doc['requests_accepted']:,}; rejected: {rejected}",
+        f"  exceptions found {doc['exceptions_found']:,}, "
+        f"written {doc['exceptions_written']:,} new",
+        f"  spool backlog {doc['spool_backlog_requests']:,} requests "
+        f"({doc['spool_backlog_bytes']:,} bytes), worker errors {doc['worker_errors']:,}",
+    ]
 
 
-def remote_read(
-    db: str, sql: str, params: Sequence[Any] | None
-) -> tuple[tuple[str, ...], list[tuple[Any, ...]]] | None:
+def remote_read(db: str, sql: str, params: Sequence[Any] | None) -> Result | None:
     """Run SQL through the receiver serving `db`; None when no receiver answers.
 
     `RemoteError` when the receiver answered with an error.
@@ -78,6 +83,7 @@ def remote_read(
     if info is None:
         return None
     try:
-        return remote_query(info, sql, params, current_token())
+        columns, types, rows = remote_result(info, sql, params, current_token())
     except RemoteUnavailableError:
         return None
+    return Result(columns, rows, types)

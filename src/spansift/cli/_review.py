@@ -4,24 +4,26 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import click
 
 from spansift.cli._act import submit
-from spansift.cli._common import CONTRACTS_FILE, db_option, fail, read_query
-from spansift.cli._log import parse_duration
-from spansift.cli._output import render
+from spansift.cli._common import db_option, fail, read_query
+from spansift.cli._log import format_option
+from spansift.cli._output import cell, dump, plain, table, terminal_width
 from spansift.cli._remote import token_option
+from spansift.cli._when import TIME_HELP, parse_time, window
+from spansift.cli._write import emit, out_option, writable_file
 from spansift.errors import SpansiftError
 from spansift.review.grants import reconcile
 from spansift.review.html import render_html
 from spansift.review.owners import OwnerRule, load_owners, load_section, owner_of
-from spansift.review.render import render_markdown, render_text
+from spansift.review.render import render_markdown, render_text, review_document
 from spansift.review.report import build_review
 from spansift.review.suggest import suggestions
 from spansift.review.webhooks import deliver, parse_hooks, payload
+from spansift.rules._select import CONTRACTS_FILE
 from spansift.store.rows import utc_now
 
 
@@ -55,51 +57,71 @@ def owners_option(func: Any) -> Any:
 
 @click.command()
 @db_option
-@click.option("--since", default="7d", show_default=True, help="Window: 24h daily, 7d weekly.")
+@click.option(
+    "--since",
+    default="7d",
+    show_default=True,
+    help=f"Window start: 24h daily, 7d weekly, or {TIME_HELP}.",
+)
+@click.option("--until", help=f"Window end [default: now]: {TIME_HELP}.")
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(("table", "markdown", "html")),
+    type=click.Choice(("table", "markdown", "html", "json")),
     default="table",
     show_default=True,
-    help="Terminal tables, Markdown, or one self-contained HTML page.",
+    help="Terminal tables, Markdown, one self-contained HTML page, or one JSON document.",
 )
-@click.option("--out", type=click.Path(dir_okay=False), help="Write to this file, not stdout.")
+@out_option
 @owners_option
 @token_option
-def review(db: str, since: str, fmt: str, out: str | None, owners: str | None) -> None:
+def review(
+    db: str, since: str, until: str | None, fmt: str, out: str | None, owners: str | None
+) -> None:
     """The review of a window: patterns, owners, follow-ups and the autonomy signal."""
-    result = build_review(_fetch(db), parse_duration(since), owner_rules(owners))
+    if out:
+        writable_file(out, "--out")  # before the queries, not after
+    start, end = window(since, until)
+    end = end or utc_now()
+    assert start is not None  # --since has a default
+    result = build_review(_fetch(db), end - start, owner_rules(owners), now=end)
     if fmt == "html":
         text = render_html(result)
     elif fmt == "markdown":
-        text = render_markdown(result) + "\n"
+        text = render_markdown(result)
+    elif fmt == "json":
+        text = dump(review_document(result, plain))
     else:
-        text = render_text(result) + "\n"
-    if out:
-        Path(out).write_text(text, encoding="utf-8")
-        click.echo(f"wrote {out}")
-    else:
-        click.echo(text, nl=False)
+        text = render_text(result, None if out else terminal_width())
+    emit(text, out)
 
 
 @click.command()
 @db_option
-@click.option("--since", default="30d", show_default=True, help="Look this far back.")
+@click.option("--since", default="30d", show_default=True, help=f"Look back to: {TIME_HELP}.")
 @click.option("--min", "minimum", default=3, show_default=True, help="Repeats before suggesting.")
+@format_option(("text", "json"), "text")
+@out_option
 @token_option
-def suggest(db: str, since: str, minimum: int) -> None:
+def suggest(db: str, since: str, minimum: int, fmt: str, out: str | None) -> None:
     """Repeated patterns that should become a contract change, a grant, a rule or an eval case."""
-    start = utc_now() - parse_duration(since)
+    start = parse_time(since, "--since")
     found = suggestions(_fetch(db), start, minimum)
-    if not found:
-        click.echo(f"no pattern repeated {minimum}+ times since {start:%Y-%m-%d %H:%M} UTC")
+    if fmt == "json":
+        fields = ("kind", "agent", "tool", "count", "since", "change", "follow_up")
+        emit(dump([{f: plain(getattr(s, f)) for f in fields} for s in found]), out)
         return
-    for s in found:
-        click.echo(
+    if not found:
+        emit(f"no pattern repeated {minimum}+ times since {cell(start)}", out)
+        return
+    emit(
+        "\n".join(
             f"{s.kind:<8} {s.agent} / {s.tool}: {s.count}x since {s.since:%Y-%m-%d}\n"
             f"         {s.change} (follow-up: {s.follow_up})"
-        )
+            for s in found
+        ),
+        out,
+    )
 
 
 @click.command("grants")
@@ -111,7 +133,7 @@ def grants_report(db: str) -> None:
     if not rows:
         click.echo("no grants")
         return
-    click.echo(render(columns, rows, "table"))
+    click.echo("\n".join(table(columns, rows, terminal_width())))
     click.echo("")
     for finding in findings or ["every grant was used within its scope"]:
         click.echo(finding)
@@ -132,7 +154,9 @@ ORDER BY e.occurred_at
 
 @click.command()
 @db_option
-@click.option("--since", default="24h", show_default=True, help="Notify about rows this new.")
+@click.option(
+    "--since", default="24h", show_default=True, help=f"Notify about rows from: {TIME_HELP}."
+)
 @click.option(
     "--webhooks",
     "hooks_file",
@@ -152,7 +176,7 @@ def notify(db: str, since: str, hooks_file: str | None, owners: str | None) -> N
     if not hooks:
         fail("no webhooks configured: pass --webhooks FILE or add `webhooks:` to spansift.yaml")
     rules = owner_rules(owners)
-    start = utc_now() - parse_duration(since)
+    start = parse_time(since, "--since")
     fetch = _fetch(db)
     for hook in hooks:
         columns, rows = fetch(_PENDING_SQL, [start, hook.name])

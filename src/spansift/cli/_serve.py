@@ -1,46 +1,17 @@
-"""`spansift serve` (the sidecar OTLP receiver) and `spansift export --parquet|evals`."""
+"""`spansift serve`: the sidecar OTLP receiver, in the foreground until SIGTERM or Ctrl-C."""
 
 from __future__ import annotations
 
-import json
-import os
 import signal
-import sys
 import threading
-from collections.abc import Sequence
-from pathlib import Path
 from types import FrameType
-from typing import Any
 
 import click
-import duckdb
 
-from spansift.cli._common import db_option, fail, load_rules, read_query, rules_options
-from spansift.cli._remote import current_token, token_option
-from spansift.errors import SpansiftError
-from spansift.receiver import Limits, Receiver, ReceiverConfig
-from spansift.remote import (
-    RemoteError,
-    RemoteUnavailableError,
-    find_server,
-    remote_export,
-    remote_query,
-)
-from spansift.review.evals import eval_cases, select_ids
-from spansift.store.log import ExceptionLog
-
-# Every table, plus the `exceptions` view (the rows with their review state) that users read.
-_TABLES_SQL = (
-    "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
-    "AND schema_name = 'main' AND NOT temporary UNION SELECT view_name FROM duckdb_views() "
-    "WHERE database_name = current_database() AND schema_name = 'main' "
-    "AND view_name = 'exceptions' ORDER BY 1"
-)
-
-
-def _say(text: str) -> None:
-    click.echo(f"spansift serve: {text}")
-    sys.stdout.flush()
+from spansift.cli._common import db_option, load_rules, rules_options
+from spansift.cli._serve_log import Summary, say
+from spansift.cli._serve_start import check_tls, start
+from spansift.receiver import Limits, ReceiverConfig
 
 
 @click.command()
@@ -113,6 +84,31 @@ def _say(text: str) -> None:
     "answered; open sessions survive restarts.",
 )
 @click.option(
+    "--tls-cert",
+    envvar="SPANSIFT_TLS_CERT",
+    type=click.Path(dir_okay=False),
+    help="PEM certificate (with its chain): both protocols use TLS (env SPANSIFT_TLS_CERT).",
+)
+@click.option(
+    "--tls-key",
+    envvar="SPANSIFT_TLS_KEY",
+    type=click.Path(dir_okay=False),
+    help="PEM private key of --tls-cert (env SPANSIFT_TLS_KEY).",
+)
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Log each request (protocol, peer, status, spans) and each batch written.",
+)
+@click.option(
+    "--summary-every",
+    type=click.FloatRange(0),
+    default=60.0,
+    show_default=True,
+    help="Seconds between one-line summaries of what arrived and was found; 0 for none.",
+)
+@click.option(
     "--test-pause-file",
     hidden=True,
     help="Testing only: while this file exists the worker processes nothing.",
@@ -121,6 +117,7 @@ def serve(
     db: str,
     rule_paths: tuple[str, ...],
     contracts: str | None,
+    no_default_rules: bool,
     host: str,
     grpc_port: int,
     http_port: int,
@@ -130,6 +127,10 @@ def serve(
     max_backlog_requests: int,
     shutdown_timeout: float,
     run_window: float,
+    tls_cert: str | None,
+    tls_key: str | None,
+    verbose: bool,
+    summary_every: float,
     test_pause_file: str | None,
 ) -> None:
     """Receive OTLP traces (gRPC and HTTP) and keep the exception log up to date.
@@ -138,7 +139,8 @@ def serve(
     database (<db>.spool/); a crash loses nothing that was acknowledged. While it
     runs, `spansift ls/query/stats/export` read through it.
     """
-    ruleset = load_rules(rule_paths, contracts)
+    check_tls(tls_cert, tls_key)
+    ruleset = load_rules(rule_paths, contracts, no_default_rules=no_default_rules)
     limits = Limits(
         max_body_bytes=max_body_mib << 20,
         max_backlog_bytes=max_backlog_mib << 20,
@@ -147,9 +149,10 @@ def serve(
     config = ReceiverConfig(
         db=db, host=host, grpc_port=grpc_port, http_port=http_port, token=token or None,
         limits=limits, shutdown_timeout_s=shutdown_timeout, pause_file=test_pause_file,
-        run_window_s=run_window,
+        run_window_s=run_window, tls_cert=tls_cert, tls_key=tls_key,
+        request_log=say if verbose else None,
     )  # fmt: skip
-    receiver = Receiver(config, ruleset)
+    receiver = start(config, ruleset)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -157,135 +160,35 @@ def serve(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    try:
-        receiver.start()
-    except (SpansiftError, OSError, RuntimeError) as exc:
-        receiver.stop()
-        fail(f"cannot start: {exc}")
     recovery = receiver.recovery
     if recovery is not None and (recovery.records or recovery.torn_records):
-        _say(
+        say(
             f"replaying {recovery.records:,} spooled requests "
             f"({recovery.torn_records} torn records truncated, {recovery.torn_bytes:,} bytes)"
         )
     restored = receiver.restored_run_traces
     if restored:
-        _say(f"restored {restored:,} traces of sessions still open (waiting for a resume)")
-    _say(
-        f"otlp grpc {host}:{receiver.grpc_port}, otlp http {host}:{receiver.http_port}, "
+        say(f"restored {restored:,} traces of sessions still open (waiting for a resume)")
+    tls = ", tls on both" if tls_cert else ""
+    say(
+        f"otlp grpc {host}:{receiver.grpc_port}, otlp http {host}:{receiver.http_port}{tls}, "
         f"db {db}, {len(ruleset)} rules; ready"
     )
-    while not stop.wait(1.0):
-        pass
-    _say("stopping: draining the spool")
+    summary = Summary(summary_every, receiver.stats())
+    while not stop.wait(min(1.0, summary_every or 1.0)):
+        if summary.due():
+            say(summary.line(receiver.stats()))
+    say("stopping: draining the spool")
     report = receiver.stop()
     counters = receiver.counters
     if report.drained:
-        _say(
+        say(
             f"stopped in {report.seconds:.1f} s; {counters.spans_received:,} spans received, "
             f"{counters.exceptions_written:,} new exceptions written, spool empty"
         )
     else:
-        click.echo(
-            f"spansift serve: shutdown deadline passed; {report.backlog_requests:,} requests stay "
-            "in the spool and are processed on the next start",
+        say(
+            f"shutdown deadline passed; {report.backlog_requests:,} requests stay in the spool "
+            "and are processed on the next start",
             err=True,
         )
-
-
-@click.group(invoke_without_command=True)
-@db_option
-@click.option(
-    "--parquet",
-    "out_dir",
-    type=click.Path(file_okay=False),
-    help="Folder for one <table>.parquet per table (created if missing).",
-)
-@token_option
-@click.pass_context
-def export(ctx: click.Context, db: str, out_dir: str | None) -> None:
-    """Write a Parquet snapshot of the log's tables (`--parquet DIR`), or eval cases (`evals`).
-
-    Both read through a running receiver if there is one.
-    """
-    if ctx.invoked_subcommand is not None:
-        return
-    if out_dir is None:
-        fail("pass --parquet DIR, or use `spansift export evals`")
-        return
-    _export_parquet(db, out_dir)
-
-
-@export.command("evals")
-@click.argument("ids", nargs=-1)
-@db_option
-@click.option(
-    "--follow-up",
-    "follow_up",
-    default="eval_case",
-    show_default=True,
-    help="Without IDs: every exception whose follow-up is this.",
-)
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="JSONL file.")
-@token_option
-def export_evals(ids: tuple[str, ...], db: str, follow_up: str, out: str) -> None:
-    """Write chosen exceptions (IDs, or by follow-up) with their evidence as JSONL eval cases."""
-
-    def fetch(sql: str, params: Sequence[Any]) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
-        return read_query(db, sql, params)
-
-    try:
-        chosen = select_ids(fetch, ids, follow_up)
-    except ValueError as exc:
-        fail(str(exc))
-        return
-    target = Path(out)
-    tmp = target.with_name(target.name + ".part")
-    with tmp.open("w", encoding="utf-8") as f:
-        for case in eval_cases(fetch, chosen):
-            f.write(json.dumps(case, ensure_ascii=False, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, target)
-    click.echo(f"wrote {len(chosen)} eval case{'s' if len(chosen) != 1 else ''} to {out}")
-
-
-def _export_parquet(db: str, out_dir: str) -> None:
-    target = Path(out_dir)
-    target.mkdir(parents=True, exist_ok=True)
-    info = find_server(db)
-    tables: list[str] = []
-    if info is not None:
-        try:
-            _, rows = remote_query(info, _TABLES_SQL, None, current_token())
-            tables = [str(r[0]) for r in rows]
-            for table in tables:
-                remote_export(info, table, target / f"{table}.parquet", current_token())
-        except RemoteUnavailableError:
-            info = None
-        except RemoteError as exc:
-            fail(str(exc))
-    if info is None:
-        tables = _export_direct(db, target)
-    click.echo(f"exported {len(tables)} tables to {target}: {', '.join(tables)}")
-
-
-def _export_direct(db: str, target: Path) -> list[str]:
-    if not Path(db).exists():
-        fail(f"no exception log at {db}: pass --db")
-    try:
-        log = ExceptionLog(db, read_only=True)
-    except SpansiftError as exc:
-        fail(str(exc))
-        raise
-    with log:
-        _, rows = log.query(_TABLES_SQL)
-        tables = [str(r[0]) for r in rows]
-        for table in tables:
-            dest = target / f"{table}.parquet"
-            tmp = dest.with_name(dest.name + ".part")
-            quoted = str(tmp).replace("'", "''")
-            try:
-                log.con.execute(f"COPY (SELECT * FROM \"{table}\") TO '{quoted}' (FORMAT parquet)")
-            except duckdb.Error as exc:
-                fail(f"export of {table} failed: {exc}")
-            os.replace(tmp, dest)
-    return tables

@@ -11,6 +11,7 @@ Python exporter) when the backlog is full.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NoReturn
 
@@ -64,11 +65,19 @@ def _handler(intake: Intake, token: str | None) -> Any:
 
 
 def start_grpc(
-    host: str, port: int, intake: Intake, token: str | None, *, workers: int
+    host: str,
+    port: int,
+    intake: Intake,
+    token: str | None,
+    *,
+    workers: int,
+    interceptors: Sequence[Any] = (),
+    credentials: grpc.ServerCredentials | None = None,
 ) -> tuple[grpc.Server, int]:
     """Start the gRPC server; returns it and the bound port (useful when `port` is 0).
 
-    Raises `RuntimeError` if the address cannot be bound.
+    With `credentials` it listens with TLS. Raises `RuntimeError` if the address
+    cannot be bound.
     """
     receive = max(MIN_RECEIVE_BYTES, intake.limits.max_body_bytes)
     server = grpc.server(
@@ -79,10 +88,14 @@ def start_grpc(
             ("grpc.so_reuseport", 0),
         ),
         maximum_concurrent_rpcs=workers * 4,
+        interceptors=interceptors,
     )
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
-        bound = server.add_insecure_port(address)
+        if credentials is None:
+            bound = server.add_insecure_port(address)
+        else:
+            bound = server.add_secure_port(address, credentials)
     except RuntimeError as exc:
         msg = f"cannot listen on {address} (gRPC): {exc}"
         raise RuntimeError(msg) from None

@@ -144,6 +144,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         if not token_ok(self.server.token, self.headers.get("Authorization")):
+            self.server.intake.counters.rejected("unauthenticated")  # as gRPC counts them
             self._discard(self._length())
             self._plain(
                 HTTPStatus.UNAUTHORIZED,

@@ -15,6 +15,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,8 +25,10 @@ from spansift.receiver._grpc import start_grpc
 from spansift.receiver._http import OtlpHttpServer
 from spansift.receiver._intake import Intake, Limits
 from spansift.receiver._query import QueryService, lock_down
+from spansift.receiver._requestlog import GrpcLog, LoggedCounters, LoggedIntake, log_http
 from spansift.receiver._spool import Recovery, Spool
 from spansift.receiver._stats import Counters
+from spansift.receiver._tls import grpc_credentials, server_context, wrap_http
 from spansift.receiver._worker import Worker
 from spansift.review.actions import ActionError, apply, sync_fingerprints
 from spansift.store.log import ExceptionLog
@@ -69,6 +72,9 @@ class ReceiverConfig:
     grpc_workers: int = 16
     pause_file: str | None = None
     run_window_s: float = 300.0
+    tls_cert: str | None = None  # PEM certificate (with chain) and key: both listeners use TLS
+    tls_key: str | None = None
+    request_log: Callable[[str], None] | None = None  # `serve -v`: a line per request and batch
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +93,7 @@ class Receiver:
     def __init__(self, config: ReceiverConfig, ruleset: RuleSet) -> None:
         self.config = config
         self.ruleset = ruleset
-        self.counters = Counters()
+        self.counters = LoggedCounters(config.request_log) if config.request_log else Counters()
         self.log: ExceptionLog | None = None
         self.spool: Spool | None = None
         self.recovery: Recovery | None = None
@@ -111,7 +117,8 @@ class Receiver:
         queries.clear_exports()
         spool = self.spool = Spool(spool_dir, max_record_bytes=config.limits.max_body_bytes)
         self.recovery = spool.recovery
-        self._intake = intake = Intake(spool, self.counters, config.limits)
+        intake_class = LoggedIntake if config.request_log else Intake
+        self._intake = intake = intake_class(spool, self.counters, config.limits)
         limits = AssemblyLimits(run_window_s=config.run_window_s)
         driver = Driver(self.ruleset, log, source="receiver", limits=limits)
         self._worker = Worker(spool, driver, self.counters, pause_file=config.pause_file)
@@ -120,6 +127,10 @@ class Receiver:
             (config.host, config.http_port), intake, queries, self.stats, config.token
         )
         self.http_port = self._http.server_address[1]
+        if config.tls_cert and config.tls_key:
+            wrap_http(self._http, server_context(config.tls_cert, config.tls_key), self.counters)
+        if config.request_log:
+            log_http(self._http, config.request_log)
         self._http.act = self._act
         self._http.suspended = log.is_suspended
         sync_fingerprints(log, self.ruleset)
@@ -129,8 +140,11 @@ class Receiver:
         )  # fmt: skip
         self._http_thread.start()
         self._grpc, self.grpc_port = start_grpc(
-            config.host, config.grpc_port, intake, config.token, workers=config.grpc_workers
-        )
+            config.host, config.grpc_port, intake, config.token, workers=config.grpc_workers,
+            interceptors=(GrpcLog(config.request_log),) if config.request_log else (),
+            credentials=grpc_credentials(config.tls_cert, config.tls_key)
+            if config.tls_cert and config.tls_key else None,
+        )  # fmt: skip
         self._announce()
 
     @property
@@ -148,7 +162,8 @@ class Receiver:
 
     @property
     def base_url(self) -> str:
-        return f"http://{_url_host(self.config.host)}:{self.http_port}"
+        scheme = "https" if self.config.tls_cert else "http"
+        return f"{scheme}://{_url_host(self.config.host)}:{self.http_port}"
 
     def _announce(self) -> None:
         doc = {
@@ -158,6 +173,8 @@ class Receiver:
             "grpc": f"{_url_host(self.config.host)}:{self.grpc_port}",
             "db": os.path.abspath(self.config.db),
             "token_required": bool(self.config.token),
+            # Local clients trust this certificate for the query URL (it may name another host).
+            "tls_cert": os.path.abspath(self.config.tls_cert) if self.config.tls_cert else None,
             "started_at": time.time(),
         }
         path = discovery_path(self.config.db)

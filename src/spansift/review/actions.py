@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from spansift.errors import SpansiftError
@@ -39,6 +39,8 @@ _FILTERS = {
     "status": "status = ?",
     "agent": "agent = ?",
 }
+# Window bounds, ISO 8601 (UTC when no offset is given).
+_BOUNDS = {"since": "occurred_at >= ?", "until": "occurred_at < ?"}
 
 
 class ActionError(SpansiftError):
@@ -72,6 +74,18 @@ def _seconds(doc: Mapping[str, Any], key: str) -> float | None:
     return float(value)
 
 
+def _utc(key: str, value: str) -> datetime:
+    """An ISO 8601 filter bound as the naive UTC the log stores."""
+    try:
+        found = datetime.fromisoformat(value)
+    except ValueError:
+        msg = f"'{key}' must be an ISO 8601 date or time, got {value!r}"
+        raise ActionError(msg) from None
+    if found.tzinfo is not None:
+        found = found.astimezone(timezone.utc).replace(tzinfo=None)
+    return found
+
+
 def select(log: ExceptionLog, doc: Mapping[str, Any]) -> list[str]:
     """Full exception ids chosen by id prefixes and/or filters (`exceptions` view)."""
     where: list[str] = []
@@ -89,11 +103,15 @@ def select(log: ExceptionLog, doc: Mapping[str, Any]) -> list[str]:
             seconds = _seconds(filters, "since_s")
             where.append("occurred_at >= ?")
             params.append(utc_now() - timedelta(seconds=seconds or 0))
+        elif key in _BOUNDS and isinstance(value, str):
+            where.append(_BOUNDS[key])
+            params.append(_utc(key, value))
         elif key in _FILTERS and isinstance(value, str):
             where.append(_FILTERS[key])
             params.append(value)
         else:
-            msg = f"unknown filter {key!r}; use one of {', '.join([*_FILTERS, 'since_s'])}"
+            valid = ", ".join([*_FILTERS, *_BOUNDS, "since_s"])
+            msg = f"unknown filter {key!r}; use one of {valid}"
             raise ActionError(msg)
     if not ids and not where:
         msg = "name exception ids or at least one filter (--type, --workflow, --rule, ...)"

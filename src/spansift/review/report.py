@@ -37,7 +37,7 @@ SELECT e.exception_id, e.occurred_at, coalesce(e.workflow, '(none)') AS workflow
 FROM exceptions e
 JOIN exception_rows r USING (exception_id)
 LEFT JOIN latest_decisions d USING (exception_id)
-WHERE e.occurred_at >= ?
+WHERE e.occurred_at >= ? AND e.occurred_at < ?
 ORDER BY e.occurred_at
 """
 _PATTERNS_SQL = """
@@ -45,22 +45,24 @@ SELECT CASE WHEN regressed > 0 THEN 'regressed' WHEN first_seen >= ? THEN 'new'
             ELSE 'ongoing' END AS state,
        "type", workflow, subject, exceptions, open, first_seen, last_seen, latest_id,
        latest_summary
-FROM exception_pattern_view WHERE last_seen >= ?
+FROM exception_pattern_view WHERE last_seen >= ? AND first_seen < ?
 ORDER BY (state = 'ongoing'), open DESC, exceptions DESC, last_seen DESC
 """
 _DECISIONS_SQL = """
 SELECT d.action, d.follow_up, coalesce(r.workflow, '(none)'), d.decided_at
 FROM decisions d JOIN exception_rows r USING (exception_id)
-WHERE d.decided_at >= ?
+WHERE d.decided_at >= ? AND d.decided_at < ?
 """
-_GAPS_SQL = "SELECT count(*), coalesce(sum(lost_spans), 0) FROM evidence_gaps WHERE last_at >= ?"
+_GAPS_SQL = """
+SELECT count(*), coalesce(sum(lost_spans), 0) FROM evidence_gaps WHERE last_at >= ? AND first_at < ?
+"""
 _METRICS_SQL = """
 SELECT coalesce(m.workflow, '(none)') AS workflow, count(*) AS exceptions,
        round(median(m.detect_s), 1) AS detect_s, round(median(m.ack_s), 1) AS ack_s,
        round(median(m.resolve_s), 1) AS resolve_s,
        count(*) FILTER (WHERE m."type" = 'approval_bypassed') AS review_bypasses
 FROM incident_metrics m JOIN exceptions e USING (exception_id)
-WHERE e.occurred_at >= ? GROUP BY ALL ORDER BY exceptions DESC, workflow
+WHERE e.occurred_at >= ? AND e.occurred_at < ? GROUP BY ALL ORDER BY exceptions DESC, workflow
 """
 _SUSPENDED_SQL = """
 SELECT target_kind, target, actor, reason, decided_at FROM suspensions
@@ -176,17 +178,18 @@ def _signals(
 def build_review(
     fetch: Fetch, since: timedelta, owners: Sequence[OwnerRule] = (), now: datetime | None = None
 ) -> Review:
-    """Gather the review of the window `since` before `now` (UTC)."""
+    """Gather the review of the window `since` before `now` (UTC; a past `now` ends the window
+    there)."""
     until = now or utc_now()
     start = until - since
-    columns, raw = fetch(_ROWS_SQL, [start])
+    columns, raw = fetch(_ROWS_SQL, [start, until])
     rows = [dict(zip(columns, r, strict=True)) for r in raw]
     for row in rows:
         row["effective_owner"] = owner_of(owners, row, row["assigned_owner"])
-    _, decisions = fetch(_DECISIONS_SQL, [start])
+    _, decisions = fetch(_DECISIONS_SQL, [start, until])
     tables = [
         _by_workflow(rows),
-        _patterns(fetch, start),
+        _patterns(fetch, start, until),
         _unowned(rows),
         _unresolved(rows),
         _escalations(rows),
@@ -202,9 +205,9 @@ def build_review(
             "exceeds the controls added (resolutions with a follow-up other than none)",
         )
     )
-    mcols, metrics = fetch(_METRICS_SQL, [start])
+    mcols, metrics = fetch(_METRICS_SQL, [start, until])
     tables.append(Table("Incident metrics (medians, seconds)", mcols, tuple(metrics)))
-    _, gaps = fetch(_GAPS_SQL, [start])
+    _, gaps = fetch(_GAPS_SQL, [start, until])
     _, suspended = fetch(_SUSPENDED_SQL, [])
     tables.append(Table("Suspended", ("kind", "target", "by", "reason", "since"), tuple(suspended)))
     opened = sum(1 for r in rows if r["status"] in ("open", "regressed"))
@@ -241,8 +244,8 @@ def _by_workflow(rows: Sequence[dict[str, Any]]) -> Table:
     )
 
 
-def _patterns(fetch: Fetch, start: datetime) -> Table:
-    columns, rows = fetch(_PATTERNS_SQL, [start, start])
+def _patterns(fetch: Fetch, start: datetime, until: datetime) -> Table:
+    columns, rows = fetch(_PATTERNS_SQL, [start, start, until])
     shown = tuple(
         tuple(f"{v:%Y-%m-%d %H:%M}" if isinstance(v, datetime) else v for v in r)
         for r in rows[:PATTERN_LIMIT]

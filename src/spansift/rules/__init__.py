@@ -7,9 +7,10 @@ the `Match`es for one span's canonical fields.
 
 from __future__ import annotations
 
+from spansift.rules._select import default_rules_dir
 from spansift.rules.compile import CompiledRule, Matcher
 from spansift.rules.contracts import Contract, Contracts
-from spansift.rules.ruleset import RuleSet, default_rules_dir, load_ruleset
+from spansift.rules.ruleset import RuleSet, load_ruleset
 
 __all__ = [
     "CompiledRule",

@@ -10,18 +10,28 @@ tests:
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from spansift.model import AttrValue
-from spansift.rules._yaml import MappingNode, Node, Reader, SequenceNode, kind_name, to_python
+from spansift.rules._yaml import (
+    MappingNode,
+    Node,
+    Reader,
+    SequenceNode,
+    did_you_mean,
+    kind_name,
+    to_python,
+)
 from spansift.rules.contracts import parse_contracts
 from spansift.rules.spec import CaseSpec, TestSpan
 
 CASE_KEYS = ("hit", "span", "spans", "fixture", "contracts", "note")
 SPAN_LINKS = ("id", "parent", "trace")
 STATUSES = ("ok", "error", "unset")
+SPAN_KEYS = ("name", "status", "status_message", "events", *SPAN_LINKS)
 
 
 def parse_cases(r: Reader, node: Node, base: Path) -> tuple[CaseSpec, ...]:
@@ -124,7 +134,8 @@ def _span(r: Reader, node: Node) -> TestSpan | None:
     links = {"id": "", "parent": "", "trace": "t1"}
     attributes: dict[str, AttrValue] = {}
     events: list[tuple[str, Mapping[str, AttrValue]]] = []
-    for key, _, value in r.pairs(node):
+    ok = True
+    for key, key_node, value in r.pairs(node):
         if key == "name":
             name = r.string(value, "span 'name'") or name
         elif key == "status":
@@ -134,9 +145,9 @@ def _span(r: Reader, node: Node) -> TestSpan | None:
                     value,
                     "RULE_BAD_TEST",
                     f"unknown span status '{status}'",
-                    "valid: " + ", ".join(STATUSES),
+                    did_you_mean(status, STATUSES),
                 )
-                return None
+                ok = False  # read on: the rest of the span may hold more problems
         elif key == "status_message":
             message = r.string(value, "'status_message'") or ""
         elif key in SPAN_LINKS:
@@ -146,8 +157,12 @@ def _span(r: Reader, node: Node) -> TestSpan | None:
             if parsed is None:
                 return None
             events = parsed
+        elif _misspelt(r, key, key_node):
+            ok = False
         elif (raw := to_python(value)) is not None:
             attributes[key] = _attr(raw)
+    if not ok:
+        return None
     return TestSpan(
         name,
         status,
@@ -158,6 +173,18 @@ def _span(r: Reader, node: Node) -> TestSpan | None:
         parent=links["parent"],
         trace=links["trace"],
     )
+
+
+def _misspelt(r: Reader, key: str, key_node: Node) -> bool:
+    """A key without a dot close to a span key (`stauts`) is a typo, not an attribute."""
+    if "." in key:
+        return False
+    close = difflib.get_close_matches(key, SPAN_KEYS, n=1, cutoff=0.75)
+    # Same length give or take one: `parent_id` is an attribute, `stauts` a typo.
+    if not close or close[0] == key or abs(len(close[0]) - len(key)) > 1:
+        return False
+    r.add(key_node, "RULE_BAD_TEST", f"unknown span key '{key}'", f"did you mean '{close[0]}'?")
+    return True
 
 
 def _events(r: Reader, node: Node) -> list[tuple[str, Mapping[str, AttrValue]]] | None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import re2
 
+from spansift.rules._closed import CHECKED_OPS, check_nodes
 from spansift.rules._fields import field_hint
 from spansift.rules._yaml import (
     MappingNode,
@@ -51,6 +52,7 @@ def parse_condition(r: Reader, node: Node) -> Condition | None:
         else:
             parts.append(part)
     if not ok:
+        r.salvaged.extend(parts)
         return None
     return parts[0] if len(parts) == 1 else AllOf(tuple(parts), r.origin(node))
 
@@ -80,9 +82,10 @@ def _group(r: Reader, key: str, key_node: Node, value: Node) -> Condition | None
             f"write '{key}: [{{field: value}}, {{field: value}}]'",
         )
         return None
-    if any(p is None for p in parts):
-        return None
     done = tuple(p for p in parts if p is not None)
+    if len(done) < len(parts):
+        r.salvaged.extend(done)
+        return None
     origin = r.origin(key_node)
     return AnyOf(done, origin) if key == "any" else AllOf(done, origin)
 
@@ -115,6 +118,7 @@ def _field(r: Reader, name: str, key_node: Node, value: Node) -> Condition | Non
             f"write '{name}: {{exists: false}}' to require a missing field",
         )
         return None
+    check_nodes(r, name, value)
     return FieldTest(name, "equals" if isinstance(value, ScalarNode) else "in", literal, origin)
 
 
@@ -157,6 +161,7 @@ def _modifiers(r: Reader, name: str, node: MappingNode) -> Condition | None:
         if test is not None:
             tests.append(test)
     if not ok:
+        r.salvaged.extend(tests)
         return None
     if not tests:
         r.add(
@@ -189,6 +194,8 @@ def _modifier(
         if values is None:
             bad("a value or a list of values", "[a, b]")
             return None
+        if op in CHECKED_OPS:
+            check_nodes(r, name, value, ignore_case=ignore_case)
         return FieldTest(name, op, values, origin, ignore_case)
     if arg == "texts":
         texts = _scalars(r, value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 
 from spansift import attrs
+from spansift.rules._closed import own_namespace_hint
 from spansift.rules._yaml import did_you_mean
 from spansift.rules.contracts import CONTRACT_FIELDS
 
@@ -31,6 +32,9 @@ def field_hint(name: str) -> str | None:
         return None
     if name.startswith("contract."):
         return did_you_mean(name, CONTRACT_FIELDS)
+    own = own_namespace_hint(name)
+    if own is not None:
+        return own
     close = difflib.get_close_matches(name, sorted(CANONICAL), n=1, cutoff=_MISSPELT)
     if close:
         return f"did you mean '{close[0]}'?"

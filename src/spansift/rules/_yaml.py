@@ -48,6 +48,22 @@ class Problems:
     def __bool__(self) -> bool:
         return bool(self.items)
 
+    def in_order(self) -> tuple[Problem, ...]:
+        """The problems by file (in the order files were read), then line and column.
+
+        Loading runs in stages (parse each file, then compile across files), so the
+        order found is not the order a reader fixes them in.
+        """
+        files: dict[str, int] = {}
+        for problem in self.items:
+            files.setdefault(problem.origin.path, len(files))
+        return tuple(
+            sorted(
+                self.items,
+                key=lambda p: (files[p.origin.path], p.origin.line, p.origin.col),
+            )
+        )
+
 
 def origin_of(path: str, node: Node) -> Origin:
     """The 1-based position where a node starts."""
@@ -137,6 +153,9 @@ class Reader:
     def __init__(self, path: str, problems: Problems) -> None:
         self.path = path
         self.problems = problems
+        # Parts of conditions that parsed inside one that did not: the loader hands them to
+        # the compiler, which reports their unknown lists and macros in the same pass.
+        self.salvaged: list[Any] = []
 
     def origin(self, node: Node) -> Origin:
         return origin_of(self.path, node)

@@ -15,6 +15,7 @@ from typing import Any
 from spansift.model import Fields
 from spansift.normalize import field_needs
 from spansift.rules._aggregate import AGGREGATE_VALUES
+from spansift.rules._closed import CHECKED_OPS, report_values
 from spansift.rules._needs import (
     Needs,
     narrowest,
@@ -211,8 +212,11 @@ class Compiler:
                 )
             else:
                 specs[rule.id] = rule
+        unloaded = {rule_id for rule_id, _ in self.pack.unloaded}
         for override in self.pack.overrides:
             target = specs.get(override.rule_id)
+            if target is None and override.rule_id in unloaded:
+                continue  # the rule's own problems are reported; this one would only follow
             if target is None:
                 self.problems.add(
                     override.origin,
@@ -228,6 +232,9 @@ class Compiler:
             }
             changes["exceptions"] = target.exceptions + override.exceptions
             specs[target.id] = dataclasses.replace(target, **changes)
+        for _, conditions in self.pack.unloaded:
+            for condition in conditions:
+                self.condition(condition)  # for the problems it records
         out: list[CompiledRule] = []
         for spec in specs.values():
             compiled = self.rule(spec)
@@ -330,6 +337,9 @@ class Compiler:
                 )
                 return None
             value = named.values
+            if test.op in CHECKED_OPS:
+                report_values(self.problems, test.origin, test.field, value,
+                              ignore_case=test.ignore_case, list_name=test.list_name)  # fmt: skip
         predicate, text = op.build(get, value, test.ignore_case)
         if test.op == "exists":
             text = f"exists({test.field})" if value else f"!exists({test.field})"

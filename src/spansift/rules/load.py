@@ -38,6 +38,7 @@ from spansift.rules._yaml import (
     read_text,
 )
 from spansift.rules.spec import (
+    Condition,
     ExceptionSpec,
     ListSpec,
     MacroSpec,
@@ -97,6 +98,7 @@ def load_pack(paths: Sequence[str | Path], problems: Problems) -> Pack:
         lists=tuple(x for p in parts for x in p.lists),
         macros=tuple(m for p in parts for m in p.macros),
         overrides=tuple(o for p in parts for o in p.overrides),
+        unloaded=tuple(u for p in parts for u in p.unloaded),
     )
 
 
@@ -118,6 +120,7 @@ class _FileLoader:
         self.lists: list[ListSpec] = []
         self.macros: list[MacroSpec] = []
         self.overrides: list[OverrideSpec] = []
+        self.unloaded: list[tuple[str | None, tuple[Condition, ...]]] = []
 
     def top(self, node: Node) -> Pack:
         r = self.r
@@ -151,7 +154,10 @@ class _FileLoader:
                 "missing 'spansift_rules: 1'",
                 "add 'spansift_rules: 1' as the first line of the file",
             )
-        return Pack(tuple(self.rules), tuple(self.lists), tuple(self.macros), tuple(self.overrides))
+        return Pack(
+            tuple(self.rules), tuple(self.lists), tuple(self.macros), tuple(self.overrides),
+            unloaded=tuple(self.unloaded),
+        )  # fmt: skip
 
     def items(self, node: Node) -> None:
         if not isinstance(node, SequenceNode):
@@ -184,6 +190,9 @@ class _FileLoader:
                 self.r.add(item, "RULE_BAD_ITEM", message, hint)
                 continue
             getattr(self, "_" + kinds[0])(item)
+            if self.r.salvaged:
+                self.unloaded.append((None, tuple(self.r.salvaged)))
+                self.r.salvaged.clear()
 
     def _fields(self, node: MappingNode, valid: tuple[str, ...], what: str) -> dict[str, Node]:
         out: dict[str, Node] = {}
@@ -279,15 +288,18 @@ class _FileLoader:
             "enabled": r.boolean(f["enabled"], "'enabled'") if "enabled" in f else True,
             "contain": self._contain(f["contain"]) if "contain" in f else None,
         }
-        if None in (rule_id, exception, severity, boundary, summary, when, values["enabled"]):
-            return
-        if aggregates is None:
-            return
         if (
-            values["description"] is None
+            None in (rule_id, exception, severity, boundary, summary, when, values["enabled"])
+            or aggregates is None
+            or values["description"] is None
             or exceptions is None
             or (follow_up is None and "follow_up" in f)
         ):
+            # Left out, but its conditions still go to the compiler so that an unknown list
+            # or macro in them is reported now, not after this rule's other problems are fixed.
+            self.unloaded.append(
+                (rule_id, tuple(c for c in (when, *(e.when for e in exceptions or ())) if c))
+            )
             return
         assert rule_id and exception and severity and boundary and summary and when
         self.rules.append(RuleSpec(

@@ -16,20 +16,13 @@ from spansift.model import AttrValue, Fields, Match, Prefilter, SpanRecord, Valu
 from spansift.normalize import CONTRACT, prefilter_of
 from spansift.rules._fields import is_raw
 from spansift.rules._guard import Guard, field_guard
+from spansift.rules._select import contracts_source, rule_sources
 from spansift.rules._yaml import Problems, did_you_mean
 from spansift.rules.compile import CompiledRule, Compiler
 from spansift.rules.contracts import Contract, Contracts, load_contracts
 from spansift.rules.load import load_pack
 
 _NO_CONTRACT: Mapping[str, AttrValue] = {}
-
-
-def default_rules_dir() -> Path:
-    """The default pack: the wheel's `spansift/default_rules`, else the repository's `rules/`."""
-    installed = Path(__file__).resolve().parent.parent / "default_rules"
-    if installed.is_dir():
-        return installed
-    return Path(__file__).resolve().parents[3] / "rules"
 
 
 class RuleSet:
@@ -195,19 +188,24 @@ class RuleSet:
 def load_ruleset(
     paths: Sequence[str | Path] | None = None,
     contracts: str | Path | Mapping[str, object] | None = None,
+    *,
+    default_rules: bool = True,
 ) -> RuleSet:
-    """Load, validate and compile rule files (default: the default pack) and contracts.
+    """Load, validate and compile the built-in pack, rule files extending it, and contracts.
 
-    A path may be a folder (its *.yaml / *.yml files in name order) or a file.
-    Raises `ConfigError` carrying every problem found in every file.
+    A path may be a folder (its *.yaml / *.yml files in name order) or a file; it is
+    loaded after the built-in pack, so it may `override:` a built-in rule.
+    `default_rules=False` loads `paths` alone. `contracts=None` reads `./spansift.yaml`
+    when present (`{}` for none). Raises `ConfigError` carrying every problem found.
     """
     problems = Problems()
-    pack = load_pack(list(paths) if paths is not None else [default_rules_dir()], problems)
-    loaded = load_contracts(contracts, problems) if contracts is not None else None
+    pack = load_pack(rule_sources(paths, default_rules=default_rules), problems)
+    source = contracts_source(contracts)
+    loaded = load_contracts(source, problems) if source is not None else None
     compiler = Compiler(pack, problems)
     compiled = compiler.rules()
     if problems:
-        raise ConfigError(tuple(problems.items))
+        raise ConfigError(problems.in_order())
     return RuleSet(
         compiled, loaded, list_count=len(compiler.lists), macro_count=len(compiler.macros)
     )

@@ -202,3 +202,6 @@ class Pack:
     lists: tuple[ListSpec, ...] = ()
     macros: tuple[MacroSpec, ...] = ()
     overrides: tuple[OverrideSpec, ...] = ()
+    # Rules left out for problems: their id (if readable) and the conditions that parsed,
+    # which the compiler still checks so every problem is reported in one pass.
+    unloaded: tuple[tuple[str | None, tuple[Condition, ...]], ...] = ()

@@ -23,7 +23,7 @@ import gzip
 import json
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -31,6 +31,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from spansift.errors import InputError
 from spansift.model import Origin, Span
+from spansift.sources._formats import NotOtlpError
 from spansift.sources.otlp_json import json_error_reason, spans_from_json
 from spansift.sources.otlp_proto import decode_request
 
@@ -54,6 +55,8 @@ class Chunk:
     spans: tuple[Span, ...] | None = None
     request: ExportTraceServiceRequest | None = None
     error: InputError | None = None
+    raw: bytes = b""  # the JSON text `spans` came from, to send it on unchanged
+    offset: int = 0  # bytes of the file (as stored, compressed or not) read so far
 
 
 class _Stream(Protocol):
@@ -96,11 +99,15 @@ def iter_file(path: Path) -> Iterator[Chunk]:
             if path.name.lower().endswith(".gz") or raw.peek(2)[:2] == _GZIP_MAGIC:
                 stream = gzip.GzipFile(fileobj=raw, mode="rb")
             if fmt == ".jsonl":
-                yield from _jsonl(stream, name, progress)
+                chunks = _jsonl(stream, name, progress)
             elif fmt == ".json":
-                yield from _json(stream.read(), name, progress)
+                chunks = _json(stream.read(), name, progress)
             else:
-                yield from _pb(stream, name, progress)
+                chunks = _pb(stream, name, progress)
+            seekable = raw.seekable()  # a named pipe is read, but has no position
+            for chunk in chunks:
+                # The position in the file as stored lets a progress bar move within a file.
+                yield replace(chunk, offset=raw.tell()) if seekable else chunk
         except (OSError, EOFError, zlib.error) as exc:
             # Reading or decompressing failed part way: report where, keep what came before.
             yield _error(Origin(name), f"cannot read{progress.where()}: {exc}")
@@ -132,10 +139,17 @@ def _format(path: Path) -> str | None:
 
 
 def _jsonl(lines: Iterable[bytes], name: str, progress: _Progress) -> Iterator[Chunk]:
+    first = True
     for lineno, line in enumerate(lines, 1):
         progress.line = lineno
         if line.strip():
-            yield _json_chunk(line, Origin(name, lineno))
+            chunk = _json_chunk(line, Origin(name, lineno))
+            if first and isinstance(chunk.error, _NotOtlp):
+                # A file of another format: one error for the file, not one per line.
+                yield _error(Origin(name), f"{chunk.error.reason}; the file was not read")
+                return
+            first = False
+            yield chunk
 
 
 def _json(data: bytes, name: str, progress: _Progress) -> Iterator[Chunk]:
@@ -151,7 +165,7 @@ def _json(data: bytes, name: str, progress: _Progress) -> Iterator[Chunk]:
     except (UnicodeDecodeError, RecursionError) as exc:
         yield _error(Origin(name), _undecodable(exc))
         return
-    yield _spans_chunk(doc, Origin(name))
+    yield _spans_chunk(doc, Origin(name), data)
 
 
 def _looks_like_jsonl(lines: list[bytes], exc: json.JSONDecodeError) -> bool:
@@ -175,17 +189,19 @@ def _json_chunk(data: bytes, origin: Origin) -> Chunk:
         return _error(origin, json_error_reason(exc))
     except (UnicodeDecodeError, RecursionError) as exc:
         return _error(origin, _undecodable(exc))
-    return _spans_chunk(doc, origin)
+    return _spans_chunk(doc, origin, data)
 
 
-def _spans_chunk(doc: object, origin: Origin) -> Chunk:
+def _spans_chunk(doc: object, origin: Origin, raw: bytes) -> Chunk:
     try:
         spans = spans_from_json(doc)  # type: ignore[arg-type]  # it checks the type itself
+    except NotOtlpError as exc:
+        return Chunk(origin, error=_NotOtlp(origin, str(exc)))
     except ValueError as exc:
         return _error(origin, str(exc))
     except RecursionError as exc:
         return _error(origin, _undecodable(exc))
-    return Chunk(origin, spans=tuple(spans))
+    return Chunk(origin, spans=tuple(spans), raw=raw)
 
 
 def _pb(stream: _Stream, name: str, progress: _Progress) -> Iterator[Chunk]:
@@ -229,6 +245,10 @@ def _undecodable(exc: Exception) -> str:
     if isinstance(exc, UnicodeDecodeError):
         return f"not valid UTF-8 at byte {exc.start}"
     return "nested too deeply"
+
+
+class _NotOtlp(InputError):
+    """A document of another format (Jaeger, Zipkin, ...), not a broken OTLP one."""
 
 
 def _error(origin: Origin, message: str) -> Chunk:

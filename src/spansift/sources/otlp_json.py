@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from spansift.model import AttrValue, Event, Span, SpanKind, StatusCode
+from spansift.sources._formats import NotOtlpError, not_otlp_reason
 
 __all__ = ["json_error_reason", "parse_json", "spans_from_json"]
 
@@ -55,7 +56,14 @@ def json_error_reason(exc: json.JSONDecodeError) -> str:
 
 
 def spans_from_json(doc: Mapping[str, Any]) -> list[Span]:
-    """Every span of a parsed OTLP/JSON trace document."""
+    """Every span of a parsed OTLP/JSON trace document.
+
+    A document with no `resourceSpans` raises `NotOtlpError` (a `ValueError`) saying
+    what it looks like instead: zero spans would otherwise pass for success.
+    """
+    reason = not_otlp_reason(doc)
+    if reason is not None:
+        raise NotOtlpError(reason)
     if not isinstance(doc, Mapping):
         msg = f"expected a JSON object with resourceSpans, got {_type(doc)}"
         raise ValueError(msg)
