@@ -153,10 +153,14 @@ def serve(
         receiver.stop()
         fail(f"cannot start: {exc}")
     recovery = receiver.recovery
-    if recovery is not None and (recovery.records or recovery.torn_records):
+    if recovery is not None and (
+        recovery.records or recovery.torn_records or recovery.skipped_records
+    ):
         _say(
             f"replaying {recovery.records:,} spooled requests "
-            f"({recovery.torn_records} torn records truncated, {recovery.torn_bytes:,} bytes)"
+            f"({recovery.torn_records} torn records truncated, {recovery.torn_bytes:,} bytes; "
+            f"{recovery.skipped_records} damaged records skipped, "
+            f"{recovery.skipped_bytes:,} bytes)"
         )
     _say(
         f"otlp grpc {host}:{receiver.grpc_port}, otlp http {host}:{receiver.http_port}, "

@@ -109,6 +109,14 @@ class Receiver:
         queries.clear_exports()
         spool = self.spool = Spool(spool_dir, max_record_bytes=config.limits.max_body_bytes)
         self.recovery = spool.recovery
+        if spool.recovery.skipped_records:
+            # A damaged record's spans never reach the rules: the review must see the gap.
+            now = time.time_ns()
+            log.record_gap(
+                "receiver", now, now, 0,
+                f"spool recovery skipped {spool.recovery.skipped_records} damaged records "
+                f"({spool.recovery.skipped_bytes:,} bytes)",
+            )  # fmt: skip
         self._intake = intake = Intake(spool, self.counters, config.limits)
         pipeline = Pipeline(self.ruleset)
         self._worker = Worker(spool, pipeline, log, self.counters, pause_file=config.pause_file)
@@ -171,6 +179,7 @@ class Receiver:
             doc["replayed_requests"] = self.recovery.records
             doc["torn_records_truncated"] = self.recovery.torn_records
         worker = self._worker
+            doc["damaged_records_skipped"] = self.recovery.skipped_records
         doc["worker_alive"] = bool(worker and worker.alive())
         doc["last_commit_at"] = worker.committed_at if worker else 0.0
         doc["rules"] = len(self.ruleset)
