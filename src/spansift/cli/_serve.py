@@ -98,6 +98,27 @@ def _say(text: str) -> None:
     help="Unprocessed spooled requests above which requests get 503 / UNAVAILABLE.",
 )
 @click.option(
+    "--header-timeout",
+    type=click.FloatRange(0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds an HTTP request's header may take to arrive once it has started.",
+)
+@click.option(
+    "--body-timeout",
+    type=click.FloatRange(0.1),
+    default=60.0,
+    show_default=True,
+    help="Seconds an HTTP request's body may take to arrive (408 after that).",
+)
+@click.option(
+    "--grpc-workers",
+    type=click.IntRange(1, 256),
+    default=16,
+    show_default=True,
+    help="gRPC handler threads; 4x this many calls run at once, more get UNAVAILABLE.",
+)
+@click.option(
     "--shutdown-timeout",
     type=click.FloatRange(0),
     default=30.0,
@@ -120,6 +141,9 @@ def serve(
     max_body_mib: int,
     max_backlog_mib: int,
     max_backlog_requests: int,
+    header_timeout: float,
+    body_timeout: float,
+    grpc_workers: int,
     shutdown_timeout: float,
     test_pause_file: str | None,
 ) -> None:
@@ -134,10 +158,13 @@ def serve(
         max_body_bytes=max_body_mib << 20,
         max_backlog_bytes=max_backlog_mib << 20,
         max_backlog_requests=max_backlog_requests,
+        header_timeout_s=header_timeout,
+        body_timeout_s=body_timeout,
     )
     config = ReceiverConfig(
         db=db, host=host, grpc_port=grpc_port, http_port=http_port, token=token or None,
-        limits=limits, shutdown_timeout_s=shutdown_timeout, pause_file=test_pause_file,
+        limits=limits, shutdown_timeout_s=shutdown_timeout, grpc_workers=grpc_workers,
+        pause_file=test_pause_file,
     )  # fmt: skip
     receiver = Receiver(config, ruleset)
     stop = threading.Event()

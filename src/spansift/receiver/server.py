@@ -127,6 +127,7 @@ class Receiver:
         self.http_port = self._http.server_address[1]
         self._http.act = self._act
         self._http.suspended = log.is_suspended
+        self._http.alive = self._worker.alive
         sync_fingerprints(log, self.ruleset)
         self._http_thread = threading.Thread(
             target=self._http.serve_forever, kwargs={"poll_interval": 0.2},
@@ -178,8 +179,8 @@ class Receiver:
         if self.recovery is not None:
             doc["replayed_requests"] = self.recovery.records
             doc["torn_records_truncated"] = self.recovery.torn_records
-        worker = self._worker
             doc["damaged_records_skipped"] = self.recovery.skipped_records
+        worker = self._worker
         doc["worker_alive"] = bool(worker and worker.alive())
         doc["last_commit_at"] = worker.committed_at if worker else 0.0
         doc["rules"] = len(self.ruleset)
