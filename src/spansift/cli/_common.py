@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 import duckdb
+import yaml
 
 from spansift.cli._remote import remote_read
 from spansift.errors import ConfigError, SpansiftError
+from spansift.evidence import redaction_from
 from spansift.remote import RemoteError
 from spansift.rules import RuleSet, load_ruleset
 from spansift.store.log import DEFAULT_DB, ExceptionLog
@@ -46,6 +49,20 @@ def rules_options(func: F) -> F:
     )(func)
 
 
+@contextmanager
+def private_files() -> Iterator[None]:
+    """Create files readable by the owner only (umask 077) while the block runs.
+
+    DuckDB deletes its write-ahead log at each checkpoint and creates it again with
+    the process umask, so a chmod cannot keep `<db>.wal` private; the umask can.
+    """
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
 def fail(message: str) -> None:
     """Print one `Error:` line and exit with status 1."""
     raise click.ClickException(message)
@@ -56,12 +73,25 @@ def load_rules(rule_paths: Sequence[str], contracts: str | None) -> RuleSet:
     if contracts is None and os.path.exists(CONTRACTS_FILE):
         contracts = CONTRACTS_FILE
     try:
-        return load_ruleset(list(rule_paths) or None, contracts)
+        ruleset = load_ruleset(list(rule_paths) or None, contracts)
     except ConfigError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
         fail(f"{len(exc.problems)} problem(s) in rules or contracts; fix them and run again")
         raise  # unreachable: fail() raises
+    if contracts is not None:
+        _configure_redaction(contracts)
+    return ruleset
+
+
+def _configure_redaction(contracts: str) -> None:
+    """Apply the `redaction:` section of the contracts file (already checked by the loader)."""
+    try:
+        doc = yaml.safe_load(Path(contracts).read_text(encoding="utf-8"))
+        section = doc.get("redaction") if isinstance(doc, dict) else None
+        redaction_from(section, contracts)
+    except (OSError, yaml.YAMLError, SpansiftError) as exc:
+        fail(str(exc))
 
 
 def read_query(

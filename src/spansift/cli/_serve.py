@@ -15,7 +15,14 @@ from typing import Any
 import click
 import duckdb
 
-from spansift.cli._common import db_option, fail, load_rules, read_query, rules_options
+from spansift.cli._common import (
+    db_option,
+    fail,
+    load_rules,
+    private_files,
+    read_query,
+    rules_options,
+)
 from spansift.cli._remote import current_token, token_option
 from spansift.errors import SpansiftError
 from spansift.receiver import Limits, Receiver, ReceiverConfig
@@ -74,7 +81,10 @@ def _say(text: str) -> None:
 @click.option(
     "--token",
     envvar="SPANSIFT_TOKEN",
-    help="Require `Authorization: Bearer TOKEN` on both protocols (env SPANSIFT_TOKEN).",
+    help="Require `Authorization: Bearer TOKEN` on both protocols. Prefer the env var "
+    "SPANSIFT_TOKEN: a --token value is visible to every local user in the process list "
+    "(/proc/PID/cmdline). Without it, review writes still need the token generated in "
+    "<db>.token (mode 0600).",
 )
 @click.option(
     "--max-body-mib",
@@ -119,6 +129,13 @@ def _say(text: str) -> None:
     help="gRPC handler threads; 4x this many calls run at once, more get UNAVAILABLE.",
 )
 @click.option(
+    "--memory-limit-mib",
+    type=click.IntRange(64),
+    default=1024,
+    show_default=True,
+    help="DuckDB memory bound, for writes and for queries through the receiver alike.",
+)
+@click.option(
     "--shutdown-timeout",
     type=click.FloatRange(0),
     default=30.0,
@@ -144,6 +161,7 @@ def serve(
     header_timeout: float,
     body_timeout: float,
     grpc_workers: int,
+    memory_limit_mib: int,
     shutdown_timeout: float,
     test_pause_file: str | None,
 ) -> None:
@@ -153,62 +171,64 @@ def serve(
     database (<db>.spool/); a crash loses nothing that was acknowledged. While it
     runs, `spansift ls/query/stats/export` read through it.
     """
-    ruleset = load_rules(rule_paths, contracts)
-    limits = Limits(
-        max_body_bytes=max_body_mib << 20,
-        max_backlog_bytes=max_backlog_mib << 20,
-        max_backlog_requests=max_backlog_requests,
-        header_timeout_s=header_timeout,
-        body_timeout_s=body_timeout,
-    )
-    config = ReceiverConfig(
-        db=db, host=host, grpc_port=grpc_port, http_port=http_port, token=token or None,
-        limits=limits, shutdown_timeout_s=shutdown_timeout, grpc_workers=grpc_workers,
-        pause_file=test_pause_file,
-    )  # fmt: skip
-    receiver = Receiver(config, ruleset)
-    stop = threading.Event()
+    # The log, its WAL, the spool and the token are evidence: readable by the owner only.
+    with private_files():
+        ruleset = load_rules(rule_paths, contracts)
+        limits = Limits(
+            max_body_bytes=max_body_mib << 20,
+            max_backlog_bytes=max_backlog_mib << 20,
+            max_backlog_requests=max_backlog_requests,
+            header_timeout_s=header_timeout,
+            body_timeout_s=body_timeout,
+        )
+        config = ReceiverConfig(
+            db=db, host=host, grpc_port=grpc_port, http_port=http_port, token=token or None,
+            limits=limits, shutdown_timeout_s=shutdown_timeout, grpc_workers=grpc_workers,
+            memory_limit_mib=memory_limit_mib, pause_file=test_pause_file,
+        )  # fmt: skip
+        receiver = Receiver(config, ruleset)
+        stop = threading.Event()
 
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        stop.set()
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
+            stop.set()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    try:
-        receiver.start()
-    except (SpansiftError, OSError, RuntimeError) as exc:
-        receiver.stop()
-        fail(f"cannot start: {exc}")
-    recovery = receiver.recovery
-    if recovery is not None and (
-        recovery.records or recovery.torn_records or recovery.skipped_records
-    ):
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        try:
+            receiver.start()
+        except (SpansiftError, OSError, RuntimeError) as exc:
+            receiver.stop()
+            fail(f"cannot start: {exc}")
+        recovery = receiver.recovery
+        if recovery is not None and (
+            recovery.records or recovery.torn_records or recovery.skipped_records
+        ):
+            _say(
+                f"replaying {recovery.records:,} spooled requests "
+                f"({recovery.torn_records} torn records truncated, {recovery.torn_bytes:,} bytes; "
+                f"{recovery.skipped_records} damaged records skipped, "
+                f"{recovery.skipped_bytes:,} bytes)"
+            )
         _say(
-            f"replaying {recovery.records:,} spooled requests "
-            f"({recovery.torn_records} torn records truncated, {recovery.torn_bytes:,} bytes; "
-            f"{recovery.skipped_records} damaged records skipped, "
-            f"{recovery.skipped_bytes:,} bytes)"
+            f"otlp grpc {host}:{receiver.grpc_port}, otlp http {host}:{receiver.http_port}, "
+            f"db {db}, {len(ruleset)} rules; ready"
         )
-    _say(
-        f"otlp grpc {host}:{receiver.grpc_port}, otlp http {host}:{receiver.http_port}, "
-        f"db {db}, {len(ruleset)} rules; ready"
-    )
-    while not stop.wait(1.0):
-        pass
-    _say("stopping: draining the spool")
-    report = receiver.stop()
-    counters = receiver.counters
-    if report.drained:
-        _say(
-            f"stopped in {report.seconds:.1f} s; {counters.spans_received:,} spans received, "
-            f"{counters.exceptions_written:,} new exceptions written, spool empty"
-        )
-    else:
-        click.echo(
-            f"spansift serve: shutdown deadline passed; {report.backlog_requests:,} requests stay "
-            "in the spool and are processed on the next start",
-            err=True,
-        )
+        while not stop.wait(1.0):
+            pass
+        _say("stopping: draining the spool")
+        report = receiver.stop()
+        counters = receiver.counters
+        if report.drained:
+            _say(
+                f"stopped in {report.seconds:.1f} s; {counters.spans_received:,} spans received, "
+                f"{counters.exceptions_written:,} new exceptions written, spool empty"
+            )
+        else:
+            click.echo(
+                f"spansift serve: shutdown deadline passed; {report.backlog_requests:,} requests "
+                "stay in the spool and are processed on the next start",
+                err=True,
+            )
 
 
 @click.group(invoke_without_command=True)

@@ -20,7 +20,6 @@ without reading it. In-flight OTLP requests are bounded by the intake.
 from __future__ import annotations
 
 import contextlib
-import json
 import socket
 import sys
 import threading
@@ -28,14 +27,14 @@ from collections.abc import Callable
 from http import HTTPStatus
 from http.server import ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from google.rpc import code_pb2
 
-from spansift.receiver._http_base import BaseHandler
 from spansift.receiver._http_io import BodyTooLargeError, MalformedBodyError, RequestTimeoutError
+from spansift.receiver._http_spansift import Act, SpansiftEndpoints
 from spansift.receiver._intake import BusyError, Intake
-from spansift.receiver._query import QueryBusyError, QueryError, QueryService
+from spansift.receiver._query import QueryService
 from spansift.receiver._wire import (
     MEDIA_KINDS,
     PROTOBUF,
@@ -50,7 +49,6 @@ from spansift.receiver._wire import (
 
 MAX_CONNECTIONS = 256
 MAX_OVERFLOW = 256  # connections over the cap that are still read and answered 503
-JSON_BODY_LIMIT = 1 << 20
 _ROUTES = {
     "/v1/traces": "POST",
     "/health": "GET",
@@ -60,8 +58,6 @@ _ROUTES = {
     "/spansift/act": "POST",
     "/spansift/suspended": "GET",
 }
-# A review write: the request document in, a JSON answer out; ValueError means refused.
-Act = Callable[[dict[str, Any]], dict[str, Any]]
 _LAST_RESORT = (
     b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n"
     b"Content-Length: 0\r\nConnection: close\r\n\r\n"
@@ -92,6 +88,8 @@ class OtlpHttpServer(ThreadingHTTPServer):
         self.act: Act | None = None  # set by the receiver: review writes on the writer's lock
         self.suspended: Callable[[str | None, str | None], bool] = lambda _a, _w: False
         self.alive: Callable[[], bool] = lambda: True  # set by the receiver: the worker runs
+        self.act_token: str | None = token  # review writes need it even when OTLP does not
+        self.identity_key = ""  # per-start key of the discovery file, proven at /health
         self.header_timeout_s = intake.limits.header_timeout_s
         self.body_timeout_s = intake.limits.body_timeout_s
         self._connections = threading.BoundedSemaphore(MAX_CONNECTIONS)
@@ -133,7 +131,7 @@ class OtlpHttpServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-class _Handler(BaseHandler):
+class _Handler(SpansiftEndpoints):
     server: OtlpHttpServer
     overloaded = False  # the overflow handler answers everything but /health with 503
 
@@ -186,25 +184,9 @@ class _Handler(BaseHandler):
         elif path == "/spansift/act":
             self._act()
         elif path == "/spansift/suspended":
-            query = parse_qs(urlsplit(self.path).query)
-            agent = next(iter(query.get("agent") or ()), None)
-            workflow = next(iter(query.get("workflow") or ()), None)
-            self._json(
-                HTTPStatus.OK,
-                {"agent": agent, "workflow": workflow,
-                 "suspended": self.server.suspended(agent, workflow)},
-            )  # fmt: skip
+            self._suspended()
         else:
             self._export()
-
-    def _health(self) -> None:
-        """200 while the receiver is alive and its worker runs; load is in /spansift/stats."""
-        if self.server.intake.stopping:
-            self._json(HTTPStatus.OK, {"status": "stopping"})
-        elif self.server.alive():
-            self._json(HTTPStatus.OK, {"status": "ok"})
-        else:
-            self._json(HTTPStatus.SERVICE_UNAVAILABLE, {"status": "worker stopped"})
 
     def _overloaded(self, path: str) -> None:
         """Every connection slot is taken: read the request, then ask the client to retry."""
@@ -299,95 +281,6 @@ class _Handler(BaseHandler):
         self.server.intake.counters.rejected(busy.reason)
         self._status(media, HTTPStatus.SERVICE_UNAVAILABLE, code_pb2.UNAVAILABLE, str(busy),
                      headers={"Retry-After": str(busy.retry_after_s)})  # fmt: skip
-
-    # -- spansift endpoints ------------------------------------------------------
-
-    def _json_body(self, shape: str) -> dict[str, Any] | None:
-        """The request's JSON object, or None after answering 400 (`shape` shows what to send)."""
-        frame = self._framing()
-        if frame is None:
-            return None
-        if not frame.chunked and frame.length is None:
-            self.close_connection = True
-            self._json(HTTPStatus.BAD_REQUEST, {"error": "send a JSON body under 1 MiB"})
-            return None
-        try:
-            raw = self._read_body(frame, JSON_BODY_LIMIT)
-        except EOFError:
-            self.close_connection = True
-            return None
-        except (BodyTooLargeError, MalformedBodyError, RequestTimeoutError) as exc:
-
-            def too_large(_message: str) -> None:
-                self._json(HTTPStatus.BAD_REQUEST, {"error": "send a JSON body under 1 MiB"})
-
-            self._body_failed(exc, too_large)
-            return None
-        try:
-            doc = json.loads(raw)
-        except (ValueError, RecursionError):
-            doc = None
-        if not isinstance(doc, dict):
-            self._json(HTTPStatus.BAD_REQUEST, {"error": f"send {shape}"})
-            return None
-        return doc
-
-    def _query(self) -> None:
-        shape = '{"sql": "...", "params": [...]}'
-        doc = self._json_body(shape)
-        if doc is None:
-            return
-        sql, params = doc.get("sql"), doc.get("params") or []
-        if not isinstance(sql, str) or not isinstance(params, list):
-            self._json(HTTPStatus.BAD_REQUEST, {"error": f"send {shape}"})
-            return
-        try:
-            result = self.server.queries.run(sql, params)
-        except QueryBusyError:
-            self._json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "busy"}, {"Retry-After": "1"})
-        except QueryError as exc:
-            self._json(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
-        else:
-            self._json(HTTPStatus.OK, result)
-
-    def _act(self) -> None:
-        doc = self._json_body('{"op": "...", ...}')
-        if doc is None:
-            return
-        act = self.server.act
-        if act is None:
-            self._json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "no writer"})
-            return
-        try:
-            answer = act(doc)
-        except ValueError as exc:
-            self._json(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
-        except Exception as exc:  # a failing write must answer, not drop the connection
-            self._json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"write failed: {exc}"})
-        else:
-            self._json(HTTPStatus.OK, answer)
-
-    def _export(self) -> None:
-        table = (parse_qs(urlsplit(self.path).query).get("table") or [""])[0]
-        try:
-            path = self.server.queries.export(table)
-        except QueryBusyError:
-            self._json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "busy"}, {"Retry-After": "1"})
-            return
-        except QueryError as exc:
-            self._json(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
-            return
-        try:
-            size = path.stat().st_size
-            self.send_response(HTTPStatus.OK)
-            self.send_header("Content-Type", "application/vnd.apache.parquet")
-            self.send_header("Content-Length", str(size))
-            self.end_headers()
-            with path.open("rb") as f:
-                while chunk := f.read(1 << 20):
-                    self.wfile.write(chunk)
-        finally:
-            path.unlink(missing_ok=True)
 
 
 class _OverflowHandler(_Handler):

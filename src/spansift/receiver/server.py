@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from spansift._private import discovery_path, load_or_create_token, read_private, write_private
 from spansift.pipeline import Pipeline
 from spansift.receiver._grpc import start_grpc
 from spansift.receiver._http import OtlpHttpServer
@@ -34,11 +36,6 @@ if TYPE_CHECKING:
     import grpc
 
     from spansift.rules import RuleSet
-
-
-def discovery_path(db: str | Path) -> Path:
-    """Where a running receiver announces itself: `<db>.serve.json` (never holds the token)."""
-    return Path(f"{db}.serve.json")
 
 
 def spool_path(db: str | Path) -> Path:
@@ -66,6 +63,7 @@ class ReceiverConfig:
     limits: Limits = field(default_factory=Limits)
     shutdown_timeout_s: float = 30.0
     grpc_workers: int = 16
+    memory_limit_mib: int = 1024  # DuckDB's own default is 80% of RAM, for queries too
     pause_file: str | None = None
 
 
@@ -96,11 +94,14 @@ class Receiver:
         self._grpc: grpc.Server | None = None
         self._worker: Worker | None = None
         self._intake: Intake | None = None
+        self._key = secrets.token_hex(32)  # proves to clients that this process is the receiver
+        self._announced = False
 
     def start(self) -> None:
         """Open the log, replay the spool, listen; raises SpansiftError, OSError or RuntimeError."""
         config = self.config
         log = self.log = ExceptionLog(config.db)  # fails fast if another process holds the file
+        log.con.execute(f"SET memory_limit = '{int(config.memory_limit_mib)}MB'")
         spool_dir = spool_path(config.db)
         spool_dir.mkdir(mode=0o700, exist_ok=True)  # raw requests may hold sensitive attributes
         export_dir = spool_dir / "export"
@@ -121,11 +122,15 @@ class Receiver:
         pipeline = Pipeline(self.ruleset)
         self._worker = Worker(spool, pipeline, log, self.counters, pause_file=config.pause_file)
         self._worker.start()
+        # Review writes always need a token: the one given, else one kept beside the database.
+        act_token = config.token or load_or_create_token(config.db)
         self._http = OtlpHttpServer(
             (config.host, config.http_port), intake, queries, self.stats, config.token
         )
         self.http_port = self._http.server_address[1]
         self._http.act = self._act
+        self._http.act_token = act_token
+        self._http.identity_key = self._key
         self._http.suspended = log.is_suspended
         self._http.alive = self._worker.alive
         sync_fingerprints(log, self.ruleset)
@@ -159,14 +164,24 @@ class Receiver:
             "grpc": f"{_url_host(self.config.host)}:{self.grpc_port}",
             "db": os.path.abspath(self.config.db),
             "token_required": bool(self.config.token),
+            "key": self._key,
             "started_at": time.time(),
         }
+        write_private(discovery_path(self.config.db), json.dumps(doc))
+        self._announced = True
+
+    def _withdraw(self) -> None:
+        """Remove the discovery file, but only our own: a failed second start leaves it alone."""
+        if not self._announced:
+            return
         path = discovery_path(self.config.db)
-        tmp = path.with_name(path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(doc, f)
-        os.replace(tmp, path)
+        text = read_private(path)
+        try:
+            ours = text is not None and json.loads(text).get("key") == self._key
+        except ValueError:
+            ours = False
+        if ours:
+            path.unlink(missing_ok=True)
 
     def stats(self) -> dict[str, Any]:
         """Counters and queue depth, as served at `GET /spansift/stats`."""
@@ -212,7 +227,7 @@ class Receiver:
             self.log.close()
         if spool is not None:
             spool.close()
-        discovery_path(self.config.db).unlink(missing_ok=True)
+        self._withdraw()
         return StopReport(
             drained, backlog_requests, backlog_bytes, round(time.monotonic() - started, 3)
         )
