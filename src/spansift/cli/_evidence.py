@@ -12,7 +12,7 @@ import click
 from spansift.cli._common import db_option, fail, read_query
 from spansift.cli._remote import token_option
 from spansift.errors import SpansiftError
-from spansift.store import chain
+from spansift.store import chain, integrity
 from spansift.store.checkpoint import Checkpoint, check_signature, new_key, parse, sign
 from spansift.store.rows import COLUMN_NAMES
 
@@ -61,6 +61,11 @@ def show(exception_id: str, db: str) -> None:
     )
     if not rows:
         fail(f"no exception with id {exception_id!r} in {db}")
+    if len({r[0] for r in rows}) == 1 and len(rows) > 1:
+        fail(
+            f"{len(rows)} rows share the exception id {rows[0][0]}: the log was edited "
+            "(ids are unique when spansift writes them); run `spansift verify`"
+        )
     if len(rows) > 1:
         fail(f"{len(rows)} exceptions start with {exception_id!r}; give more characters")
     row = dict(zip(_SHOW_COLUMNS, rows[0], strict=True))
@@ -121,22 +126,31 @@ def _tree(spans: Sequence[Sequence[Any]]) -> list[str]:
 @click.option(
     "--public-key",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Ed25519 public key (PEM) the checkpoint must be signed with.",
+    help="Ed25519 public key (PEM) the checkpoint must be signed with (required with "
+    "--checkpoint).",
 )
 def verify(db: str, note: Path | None, public_key: Path | None) -> None:
-    """Recompute the hash chain; report the first row changed, deleted or inserted.
+    """Recompute the hash chain and check the schema; report what was changed.
 
-    Exit status 1 when the log does not verify (or no longer extends --checkpoint).
+    Rows changed, deleted or inserted since spansift wrote them; views or tables
+    redefined (constraints dropped); duplicate ids. Exit status 1 when the log does
+    not verify (or no longer extends --checkpoint, which needs --public-key).
+    Changes after the last checkpoint by someone who rewrites the chain too, and a
+    cut-off tail, are only caught by comparing against a later checkpoint.
     """
+    if note is not None and public_key is None:
+        fail(
+            "--checkpoint needs --public-key: anyone can write an unsigned note, so only a "
+            "signature by your key makes it evidence"
+        )
     fetch = _fetch(db)
     result = chain.verify(fetch, COLUMN_NAMES)
-    problems = [str(f) for f in result.findings]
-    if note is not None:
+    problems = [str(f) for f in integrity.check(fetch)] + [str(f) for f in result.findings]
+    if note is not None and public_key is not None:
         text = note.read_text(encoding="utf-8")
         try:
             checkpoint, _ = parse(text, str(note))
-            if public_key is not None:
-                check_signature(text, public_key, str(note))
+            check_signature(text, public_key, str(note))
         except SpansiftError as exc:
             fail(str(exc))
             raise
