@@ -64,3 +64,29 @@ def test_verify_through_a_receiver_on_a_large_log(
     out = spansift("verify", "--db", str(server.db), cwd=tmp_path, check=False)
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.startswith("ok: 110,000 chained rows")
+
+
+def test_slow_reader_gets_the_whole_export(
+    make_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    """A reader pausing longer than the header deadline still gets the whole Parquet export."""
+    import socket
+    import time
+
+    db = tmp_path / "big.duckdb"
+    _big_chained_log(db, 110_000)  # log_chain holds two random 64-digit hashes a row
+    server = make_server("--header-timeout", "1", db=db)
+    with socket.create_connection(("127.0.0.1", server.http_port), timeout=30) as sock:
+        sock.sendall(b"GET /spansift/export?table=log_chain HTTP/1.1\r\n")
+        time.sleep(0.3)  # the header arrives in two reads, as over a slow link
+        sock.sendall(b"Host: x\r\n\r\n")
+        answer = sock.recv(4096)
+        time.sleep(2.5)  # the server's socket buffers fill while we do not read
+        head, _, body = answer.partition(b"\r\n\r\n")
+        length = int(next(h for h in head.split(b"\r\n") if h.startswith(b"Content-Length"))
+                     .split(b":")[1])  # fmt: skip
+        while len(body) < length and (chunk := sock.recv(1 << 16)):
+            body += chunk
+    assert length > 8 << 20, "the answer must be larger than the socket buffers"
+    assert len(body) == length
+    assert body[:4] == b"PAR1"

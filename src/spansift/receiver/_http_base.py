@@ -66,6 +66,16 @@ class BaseHandler(BaseHTTPRequestHandler):
         except RequestTimeoutError:
             self.close_connection = True  # the header never completed: nothing to answer
 
+    def parse_request(self) -> bool:
+        parsed = super().parse_request()
+        self._for_writes()
+        return parsed
+
+    def _for_writes(self) -> None:
+        """Give answers the idle bound: the last read left the socket with what remained
+        of a request deadline, which may be a fraction of a second."""
+        self.connection.settimeout(IDLE_TIMEOUT_S)
+
     def _timeouts(self) -> Timeouts:
         server: Timeouts = self.server  # type: ignore[assignment]
         return server
@@ -87,7 +97,10 @@ class BaseHandler(BaseHTTPRequestHandler):
     def _read_body(self, frame: Framing, limit: int) -> bytes:
         """The body within the body deadline; the `_http_io` errors propagate."""
         self._reader.deadline = time.monotonic() + self._timeouts().body_timeout_s
-        return read_body(self.rfile, frame, limit, DISCARD_LIMIT)
+        try:
+            return read_body(self.rfile, frame, limit, DISCARD_LIMIT)
+        finally:
+            self._for_writes()
 
     def _body_failed(self, exc: Exception, answer_413: Any) -> None:
         """Answer a body that could not be read (the connection is closed after it)."""
@@ -107,6 +120,7 @@ class BaseHandler(BaseHTTPRequestHandler):
         self._reader.deadline = time.monotonic() + self._timeouts().body_timeout_s
         if not discard_body(self.rfile, frame, DISCARD_LIMIT):
             self.close_connection = True
+        self._for_writes()
 
     # -- answers ------------------------------------------------------------------
 
