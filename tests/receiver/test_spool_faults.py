@@ -174,3 +174,15 @@ def test_serve_replays_past_a_corrupted_record(
     wait_for(lambda: count_exceptions(server, survivors) == 9, what="the 9 intact requests")
     gaps = query_rows(server, "SELECT reason FROM evidence_gaps WHERE source = 'receiver'")
     assert any("skipped 1 damaged records" in g["reason"] for g in gaps)
+
+
+def test_records_larger_than_a_new_limit_are_still_replayed(tmp_path: Path) -> None:
+    """Lowering the body limit between runs does not turn acknowledged records into damage."""
+    spool = Spool(tmp_path / "s", max_record_bytes=LIMIT)
+    spool.append(KIND_PROTOBUF, b"x" * 5000)
+    spool.append(KIND_PROTOBUF, b"small")
+    spool.close()
+    reopened = Spool(tmp_path / "s", max_record_bytes=1000)
+    assert (reopened.recovery.skipped_records, reopened.recovery.torn_records) == (0, 0)
+    assert [len(r.payload) for r in reopened.read(10, LIMIT)] == [5000, 5]
+    reopened.close()
