@@ -3,7 +3,7 @@
     POST /v1/traces          OTLP, application/x-protobuf or application/json
     GET  /health             200 + JSON while serving
     GET  /spansift/stats     counters (token required if one is set)
-    POST /spansift/query     {"sql": ..., "params": [...]} -> columns, types, rows
+    POST /spansift/query     {"sql", "params", "stream"} -> columns, types, rows (or NDJSON)
     GET  /spansift/export?table=NAME   a Parquet snapshot of one table
     POST /spansift/act       a review write (decision, grant, suspension), see spansift.review
     GET  /spansift/suspended?agent=A&workflow=W   {"suspended": bool} before an agent acts
@@ -151,6 +151,8 @@ class _Handler(SpansiftEndpoints):
         self._dispatch("PATCH")
 
     def _dispatch(self, method: str) -> None:
+        if self.overloaded:
+            self.close_connection = True  # one answer, then the overflow slot is free again
         path = urlsplit(self.path).path
         allowed = _ROUTES.get(path)
         if allowed is None:
