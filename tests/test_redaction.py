@@ -120,3 +120,19 @@ def test_serve_help_says_where_a_token_shows() -> None:
     text = " ".join(CliRunner().invoke(main, ["serve", "--help"]).output.split())
     assert "visible to every local user in the process list" in text
     assert "SPANSIFT_TOKEN" in text
+
+
+def test_scrubbing_twice_changes_nothing_more() -> None:
+    """Held spans are scrubbed once and their evidence again: the second pass is a no-op."""
+    from spansift.evidence import scrub
+
+    text = (
+        "https://bob:hunter2@api.example.com api_key=abcdef123 Bearer abcdefghijkl "
+        "x@example.com 4111-1111-1111-1111 sk-ABCDEFGHIJKLMNOPQRST"
+    )
+    once = scrub(text)
+    assert once == (
+        "https://[REDACTED:credentials]@api.example.com api_key=[REDACTED:secret] "
+        "Bearer [REDACTED:secret] [REDACTED:email] [REDACTED:card] [REDACTED:secret]"
+    )
+    assert scrub(once) == once
