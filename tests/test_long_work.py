@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import termios
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -48,35 +49,28 @@ def test_progress_moves_within_a_file(tmp_path: Path) -> None:
     assert seen[-1] == size
 
 
-@pytest.fixture
-def fifo(tmp_path: Path) -> Path:
-    path = tmp_path / "live.jsonl"
-    os.mkfifo(path)
-    return path
-
-
 def _pipe_drained(fd: int) -> bool:
     pending = array.array("i", [0])
     fcntl.ioctl(fd, termios.FIONREAD, pending)
     return pending[0] == 0
 
 
-def test_ctrl_c_during_ingest_commits_what_was_found_and_exits_130(
-    fifo: Path, tmp_path: Path
-) -> None:
+def test_ctrl_c_during_ingest_commits_what_was_found_and_exits_130(tmp_path: Path) -> None:
     """The failed refund read before Ctrl-C is committed; stderr says so; exit status 130."""
     db = tmp_path / "log.duckdb"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "spansift", "ingest", str(fifo), "--db", str(db)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+        [sys.executable, "-m", "spansift", "ingest", "-", "--db", str(db)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(),
     )  # fmt: skip
-    with fifo.open("wb") as writer:  # opens once ingest is reading, its handler in place
-        writer.write(REFUND)
-        writer.flush()
-        wait_for(lambda: _pipe_drained(writer.fileno()), what="ingest to read the line")
-        proc.send_signal(signal.SIGINT)
-        writer.write(LINES[0])  # one more request: ingest stops after it
-    out, err = proc.communicate(timeout=30)
+    writer = proc.stdin
+    assert writer is not None
+    writer.write(REFUND)
+    writer.flush()
+    wait_for(lambda: _pipe_drained(writer.fileno()), what="ingest to read the line")
+    time.sleep(0.5)  # past start-up: the interrupt handler is in place once reading began
+    proc.send_signal(signal.SIGINT)
+    writer.write(LINES[0])  # one more request: ingest stops after it
+    out, err = (b.decode() for b in proc.communicate(timeout=30))
     assert proc.returncode == 130, err
     assert out == ""
     assert err.startswith("interrupted in file 1: ")

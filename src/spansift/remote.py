@@ -1,10 +1,12 @@
 """Client side of a running `spansift serve`: find it, query it, export through it.
 
 While the receiver holds the DuckDB file no other process can open it, not even
-read-only. The receiver writes `<db>.serve.json` (pid and URL, never the token)
-and answers read-only SQL on its HTTP port; this module reads that file and
-talks to the endpoint with urllib, typing the values back (timestamps,
-decimals, blobs) so callers see what a direct DuckDB query would return.
+read-only. The receiver writes `<db>.serve.json` (pid, URL and a per-start key,
+never the token) and answers read-only SQL on its HTTP port; this module reads
+that file and talks to the endpoint with urllib, typing the values back
+(timestamps, decimals, blobs) so callers see what a direct DuckDB query would
+return. The file is trusted only when it is private to the user, and the
+receiver must prove it knows the key before any token is sent to it.
 
 Every function blocks on one HTTP exchange with a timeout; all are thread-safe.
 """
@@ -26,9 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from spansift._private import discovery_path, new_challenge, proof_ok, read_private, token_path
 from spansift.errors import SpansiftError
 
 TIMEOUT_S = 60.0
+PROOF_TIMEOUT_S = 5.0
 
 
 class RemoteError(SpansiftError):
@@ -49,10 +53,6 @@ class ServerInfo:
     tls_cert: str | None = None  # the certificate of an https receiver, trusted by its clients
 
 
-def discovery_file(db: str | Path) -> Path:
-    return Path(f"{db}.serve.json")
-
-
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -64,9 +64,16 @@ def _alive(pid: int) -> bool:
 
 
 def find_server(db: str | Path) -> ServerInfo | None:
-    """The receiver serving `db`, if its discovery file exists and its process is alive."""
+    """The receiver serving `db`: its discovery file is private to us, its process lives,
+    and the listener at its URL proves it knows the file's per-start key.
+
+    A planted, foreign or stale file gives None, so no token is ever sent to it.
+    """
+    text = read_private(discovery_path(db))
+    if text is None:
+        return None
     try:
-        doc = json.loads(discovery_file(db).read_text())
+        doc = json.loads(text)
         cert = doc.get("tls_cert")
         info = ServerInfo(
             int(doc["pid"]),
@@ -74,9 +81,32 @@ def find_server(db: str | Path) -> ServerInfo | None:
             bool(doc.get("token_required")),
             str(cert) if cert else None,
         )
-    except (OSError, ValueError, KeyError, TypeError):
+        key = str(doc["key"])
+    except (ValueError, KeyError, TypeError):
         return None
-    return info if _alive(info.pid) else None
+    if not _alive(info.pid) or not _proves(info, key):
+        return None
+    return info
+
+
+def _proves(info: ServerInfo, key: str) -> bool:
+    challenge = new_challenge()
+    request = urllib.request.Request(f"{info.url}/health?challenge={challenge}")
+    try:
+        with open_url(info, request, PROOF_TIMEOUT_S) as response:
+            answer = json.load(response)
+    except urllib.error.HTTPError as exc:
+        with exc:
+            answer = json.loads(exc.read() or b"{}") if exc.code == 503 else {}
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+    return isinstance(answer, dict) and proof_ok(key, challenge, answer.get("proof"))
+
+
+def write_token(db: str | Path) -> str | None:
+    """The token a receiver generated for review writes on `db`, if it is ours to read."""
+    text = read_private(token_path(db))
+    return text.strip() or None if text else None
 
 
 def _request(
@@ -165,20 +195,46 @@ def remote_query(
 def remote_result(
     info: ServerInfo, sql: str, params: Sequence[Any] | None, token: str | None
 ) -> tuple[tuple[str, ...], tuple[str, ...], list[tuple[Any, ...]]]:
-    """`remote_query` with the DuckDB type name of each column between names and rows."""
-    body = {"sql": sql, "params": [_param(p) for p in params or ()]}
-    with _request(info, "/spansift/query", token, body) as response:
-        doc = json.load(response)
-    converters = [_converter(t) for t in doc["types"]]
+    """`remote_query` with the DuckDB type name of each column between names and rows.
+
+    The answer is streamed (NDJSON), so results of any size arrive whole; an answer
+    that stops before its end line is a `RemoteError`, never a silently short result.
+    """
+    body = {"sql": sql, "params": [_param(p) for p in params or ()], "stream": True}
     rows: list[tuple[Any, ...]] = []
-    for row in doc["rows"]:
-        rows.append(
-            tuple(
-                value if value is None or conv is None else conv(value)
-                for value, conv in zip(row, converters, strict=True)
-            )
-        )
-    return tuple(doc["columns"]), tuple(str(t) for t in doc["types"]), rows
+    columns: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+    converters: list[Callable[[Any], Any] | None] = []
+    ended = False
+    try:
+        with _request(info, "/spansift/query", token, body) as response:
+            for line in response:
+                doc = json.loads(line)
+                if "columns" in doc:
+                    columns = tuple(doc["columns"])
+                    types = tuple(str(t) for t in doc["types"])
+                    converters = [_converter(t) for t in doc["types"]]
+                elif "error" in doc:
+                    msg = f"receiver at {info.url}: query failed after {doc['rows']:,} rows: "
+                    raise RemoteError(msg + str(doc["error"]))
+                elif doc.get("end"):
+                    ended = True
+                else:
+                    rows.extend(_typed(row, converters) for row in doc["rows"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        msg = f"receiver at {info.url}: the answer broke off after {len(rows):,} rows ({exc})"
+        raise RemoteError(msg) from None
+    if not ended:
+        msg = f"receiver at {info.url}: the answer broke off after {len(rows):,} rows"
+        raise RemoteError(msg)
+    return columns, types, rows
+
+
+def _typed(row: list[Any], converters: list[Callable[[Any], Any] | None]) -> tuple[Any, ...]:
+    return tuple(
+        value if value is None or conv is None else conv(value)
+        for value, conv in zip(row, converters, strict=True)
+    )
 
 
 def remote_stats(info: ServerInfo, token: str | None) -> dict[str, Any]:

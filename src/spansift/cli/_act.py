@@ -15,7 +15,7 @@ from spansift.cli._common import fail
 from spansift.cli._open import open_log
 from spansift.cli._remote import current_token
 from spansift.errors import ConfigError, SpansiftError
-from spansift.remote import find_server, open_url
+from spansift.remote import find_server, open_url, write_token
 from spansift.review.actions import ActionError, apply
 from spansift.rules._select import contracts_source
 from spansift.rules._yaml import Problems
@@ -45,7 +45,7 @@ def submit(db: str, doc: Mapping[str, Any], contracts: Contracts | None = None) 
     if info is not None:
         body = json.dumps(dict(doc)).encode()
         headers = {"Content-Type": "application/json"}
-        token = current_token()
+        token = current_token() or write_token(db)
         if token:
             headers["Authorization"] = f"Bearer {token}"
         request = urllib.request.Request(info.url + ACT_PATH, data=body, headers=headers)
@@ -58,7 +58,8 @@ def submit(db: str, doc: Mapping[str, Any], contracts: Contracts | None = None) 
             exc.close()
             if exc.code == 401:
                 fail(
-                    f"the receiver at {info.url} needs a token: pass --token or set SPANSIFT_TOKEN"
+                    f"the receiver at {info.url} needs a token for review writes: pass its "
+                    f"--token (or set SPANSIFT_TOKEN), or run as the user who can read {db}.token"
                 )
             try:
                 detail = json.loads(detail)["error"]

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 import duckdb
+import yaml
 
 from spansift.cli._open import open_log, wait_option
 from spansift.cli._output import Result
 from spansift.cli._remote import remote_read
-from spansift.errors import ConfigError
+from spansift.errors import ConfigError, SpansiftError
+from spansift.evidence import redaction_from
 from spansift.remote import RemoteError
 from spansift.rules import RuleSet, load_ruleset
-from spansift.rules._select import CONTRACTS_FILE
+from spansift.rules._select import CONTRACTS_FILE, contracts_source
 from spansift.store.log import DEFAULT_DB
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -60,6 +64,20 @@ def no_default_rules_option(func: F) -> F:
     )(func)
 
 
+@contextmanager
+def private_files() -> Iterator[None]:
+    """Create files readable by the owner only (umask 077) while the block runs.
+
+    DuckDB deletes its write-ahead log at each checkpoint and creates it again with
+    the process umask, so a chmod cannot keep `<db>.wal` private; the umask can.
+    """
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
 def fail(message: str) -> None:
     """Print one `Error:` line and exit with status 1."""
     raise click.ClickException(message)
@@ -70,12 +88,26 @@ def load_rules(
 ) -> RuleSet:
     """Load rules and contracts (see `load_ruleset`), or print every problem and exit 1."""
     try:
-        return load_ruleset(list(rule_paths), contracts, default_rules=not no_default_rules)
+        ruleset = load_ruleset(list(rule_paths), contracts, default_rules=not no_default_rules)
     except ConfigError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
         fail(f"{len(exc.problems)} problem(s) in rules or contracts; fix them and run again")
         raise  # unreachable: fail() raises
+    source = contracts_source(contracts)
+    if isinstance(source, (str, Path)):
+        _configure_redaction(str(source))
+    return ruleset
+
+
+def _configure_redaction(contracts: str) -> None:
+    """Apply the `redaction:` section of the contracts file (already checked by the loader)."""
+    try:
+        doc = yaml.safe_load(Path(contracts).read_text(encoding="utf-8"))
+        section = doc.get("redaction") if isinstance(doc, dict) else None
+        redaction_from(section, contracts)
+    except (OSError, yaml.YAMLError, SpansiftError) as exc:
+        fail(str(exc))
 
 
 def read_query(

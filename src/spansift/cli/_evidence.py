@@ -14,7 +14,7 @@ from spansift.cli._output import dump
 from spansift.cli._remote import token_option
 from spansift.cli._write import emit, out_option, writable_file
 from spansift.errors import SpansiftError
-from spansift.store import chain
+from spansift.store import chain, integrity
 from spansift.store.checkpoint import Checkpoint, check_signature, new_key, parse, sign
 from spansift.store.rows import COLUMN_NAMES
 
@@ -35,24 +35,33 @@ def _fetch(db: str) -> chain.Fetch:
 @click.option(
     "--public-key",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Ed25519 public key (PEM) the checkpoint must be signed with.",
+    help="Ed25519 public key (PEM) the checkpoint must be signed with (required with "
+    "--checkpoint).",
 )
 @format_option(("text", "json"), "text")
 @out_option
 def verify(db: str, note: Path | None, public_key: Path | None, fmt: str, out: str | None) -> None:
-    """Recompute the hash chain; report the first row changed, deleted or inserted.
+    """Recompute the hash chain and check the schema; report what was changed.
 
-    Exit status 1 when the log does not verify (or no longer extends --checkpoint).
+    Rows changed, deleted or inserted since spansift wrote them; views or tables
+    redefined (constraints dropped); duplicate ids. Exit status 1 when the log does
+    not verify (or no longer extends --checkpoint, which needs --public-key).
+    Changes after the last checkpoint by someone who rewrites the chain too, and a
+    cut-off tail, are only caught by comparing against a later checkpoint.
     """
+    if note is not None and public_key is None:
+        fail(
+            "--checkpoint needs --public-key: anyone can write an unsigned note, so only a "
+            "signature by your key makes it evidence"
+        )
     fetch = _fetch(db)
     result = chain.verify(fetch, COLUMN_NAMES)
-    problems = [str(f) for f in result.findings]
-    if note is not None:
+    problems = [str(f) for f in integrity.check(fetch)] + [str(f) for f in result.findings]
+    if note is not None and public_key is not None:
         text = note.read_text(encoding="utf-8")
         try:
             checkpoint, _ = parse(text, str(note))
-            if public_key is not None:
-                check_signature(text, public_key, str(note))
+            check_signature(text, public_key, str(note))
         except SpansiftError as exc:
             fail(str(exc))
             raise

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -11,7 +13,7 @@ from pathlib import Path
 import click
 from click._termui_impl import ProgressBar
 
-from spansift.cli._common import db_option, fail, load_rules, rules_options
+from spansift.cli._common import db_option, fail, load_rules, private_files, rules_options
 from spansift.cli._forward import forward
 from spansift.cli._group import INTERRUPTED
 from spansift.cli._interrupt import stop_on_interrupt
@@ -19,8 +21,9 @@ from spansift.cli._open import HeldError, open_log
 from spansift.cli._remote import current_token, token_option
 from spansift.ingest import IngestResult, ingest_paths
 from spansift.remote import find_server
+from spansift.rules import RuleSet
 from spansift.sources._shift import newest_end_ns, shifted
-from spansift.sources.files import Chunk, iter_file, iter_paths
+from spansift.sources.files import STDIN, Chunk, iter_file, iter_paths
 
 PROGRESS_MIN_BYTES = 8 << 20
 
@@ -45,11 +48,30 @@ class _Progress:
             self.offset = offset
 
     def file_done(self, path: Path) -> None:
-        self.at(path, path.stat().st_size)
+        if path != STDIN:
+            self.at(path, path.stat().st_size)
+
+
+def _check_inputs(paths: tuple[Path, ...]) -> None:
+    """Refuse anything but regular files and folders before reading: a FIFO or a device
+    (`/dev/zero`) would be read forever."""
+    for path in paths:
+        if str(path) == "-":
+            continue
+        try:
+            mode = os.stat(path).st_mode
+        except OSError as exc:
+            fail(f"cannot read {path}: {exc.strerror or exc}")
+            return
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            fail(
+                f"{path} is not a regular file or a folder; ingest reads OTLP files, folders "
+                "of them, or - for standard input"
+            )
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True, path_type=Path))
 @db_option
 @rules_options
 @click.option(
@@ -74,11 +96,13 @@ def ingest(
 ) -> None:
     """Read OTLP files (.json, .jsonl, .pb, optionally .gz) or folders of them into the log.
 
-    Ingesting the same data twice adds no rows. A malformed line or file is reported
-    with its location and skipped; everything else is still ingested, and the exit
-    status is then 1. Ctrl-C stops after the current request, writes what was found
-    so far and exits 130; running the same command again completes the log.
+    `-` reads standard input. Ingesting the same data twice adds no rows. A malformed
+    line or file is reported with its location and skipped; everything else is still
+    ingested, and the exit status is then 1. Ctrl-C stops after the current request,
+    writes what was found so far and exits 130; running the same command again
+    completes the log.
     """
+    _check_inputs(paths)
     if via_serve and shift_to_now:
         fail("--shift-to-now works on the rows ingest writes itself; drop --via-serve")
     if via_serve:
@@ -88,6 +112,13 @@ def ingest(
         _via_serve(paths, db)
         return
     ruleset = load_rules(rule_paths, contracts, no_default_rules=no_default_rules)
+    if shift_to_now and STDIN in paths:
+        fail("--shift-to-now reads the files twice; save standard input to a file first")
+    with private_files():  # the log and its WAL: owner only
+        _ingest(paths, db, ruleset, shift_to_now=shift_to_now)
+
+
+def _ingest(paths: tuple[Path, ...], db: str, ruleset: RuleSet, *, shift_to_now: bool) -> None:
     try:
         log = open_log(db)
     except HeldError as exc:
@@ -124,7 +155,7 @@ def _shifted_reader(paths: Sequence[Path]) -> Callable[[Path], Iterable[Chunk]]:
 @contextmanager
 def _progress(paths: Sequence[Path]) -> Iterator[_Progress]:
     """A progress bar on stderr for large inputs on a terminal, hidden otherwise."""
-    total = sum(p.stat().st_size for p in iter_paths(list(paths)))
+    total = sum(p.stat().st_size for p in iter_paths(list(paths)) if p != STDIN)
     shown = sys.stderr.isatty() and total >= PROGRESS_MIN_BYTES
     with click.progressbar(
         length=total, label="ingesting", file=sys.stderr, hidden=not shown

@@ -32,7 +32,8 @@ def token_option(func: Any) -> Any:
         envvar="SPANSIFT_TOKEN",
         expose_value=False,
         callback=_remember_token,
-        help="Bearer token of a running `spansift serve` (env SPANSIFT_TOKEN).",
+        help="Bearer token of a running `spansift serve`. Prefer the env var SPANSIFT_TOKEN: "
+        "a --token value is visible to other local users in the process list.",
     )(func)
 
 

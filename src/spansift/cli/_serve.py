@@ -8,10 +8,11 @@ from types import FrameType
 
 import click
 
-from spansift.cli._common import db_option, load_rules, rules_options
+from spansift.cli._common import db_option, load_rules, private_files, rules_options
 from spansift.cli._serve_log import Summary, say
 from spansift.cli._serve_start import check_tls, start
 from spansift.receiver import Limits, ReceiverConfig
+from spansift.rules import RuleSet
 
 
 @click.command()
@@ -45,7 +46,10 @@ from spansift.receiver import Limits, ReceiverConfig
 @click.option(
     "--token",
     envvar="SPANSIFT_TOKEN",
-    help="Require `Authorization: Bearer TOKEN` on both protocols (env SPANSIFT_TOKEN).",
+    help="Require `Authorization: Bearer TOKEN` on both protocols. Prefer the env var "
+    "SPANSIFT_TOKEN: a --token value is visible to every local user in the process list "
+    "(/proc/PID/cmdline). Without it, review writes still need the token generated in "
+    "<db>.token (mode 0600).",
 )
 @click.option(
     "--max-body-mib",
@@ -67,6 +71,34 @@ from spansift.receiver import Limits, ReceiverConfig
     default=2048,
     show_default=True,
     help="Unprocessed spooled requests above which requests get 503 / UNAVAILABLE.",
+)
+@click.option(
+    "--header-timeout",
+    type=click.FloatRange(0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds an HTTP request's header may take to arrive once it has started.",
+)
+@click.option(
+    "--body-timeout",
+    type=click.FloatRange(0.1),
+    default=60.0,
+    show_default=True,
+    help="Seconds an HTTP request's body may take to arrive (408 after that).",
+)
+@click.option(
+    "--grpc-workers",
+    type=click.IntRange(1, 256),
+    default=16,
+    show_default=True,
+    help="gRPC handler threads; 4x this many calls run at once, more get UNAVAILABLE.",
+)
+@click.option(
+    "--memory-limit-mib",
+    type=click.IntRange(64),
+    default=1024,
+    show_default=True,
+    help="DuckDB memory bound, for writes and for queries through the receiver alike.",
 )
 @click.option(
     "--shutdown-timeout",
@@ -125,6 +157,10 @@ def serve(
     max_body_mib: int,
     max_backlog_mib: int,
     max_backlog_requests: int,
+    header_timeout: float,
+    body_timeout: float,
+    grpc_workers: int,
+    memory_limit_mib: int,
     shutdown_timeout: float,
     run_window: float,
     tls_cert: str | None,
@@ -145,13 +181,22 @@ def serve(
         max_body_bytes=max_body_mib << 20,
         max_backlog_bytes=max_backlog_mib << 20,
         max_backlog_requests=max_backlog_requests,
+        header_timeout_s=header_timeout,
+        body_timeout_s=body_timeout,
     )
     config = ReceiverConfig(
         db=db, host=host, grpc_port=grpc_port, http_port=http_port, token=token or None,
-        limits=limits, shutdown_timeout_s=shutdown_timeout, pause_file=test_pause_file,
+        limits=limits, shutdown_timeout_s=shutdown_timeout, grpc_workers=grpc_workers,
+        memory_limit_mib=memory_limit_mib, pause_file=test_pause_file,
         run_window_s=run_window, tls_cert=tls_cert, tls_key=tls_key,
         request_log=say if verbose else None,
     )  # fmt: skip
+    # The log, its WAL, the spool and the token are evidence: readable by the owner only.
+    with private_files():
+        _run(config, ruleset, summary_every)
+
+
+def _run(config: ReceiverConfig, ruleset: RuleSet, summary_every: float) -> None:
     receiver = start(config, ruleset)
     stop = threading.Event()
 
@@ -161,18 +206,23 @@ def serve(
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     recovery = receiver.recovery
-    if recovery is not None and (recovery.records or recovery.torn_records):
+    if recovery is not None and (
+        recovery.records or recovery.torn_records or recovery.skipped_records
+    ):
         say(
             f"replaying {recovery.records:,} spooled requests "
-            f"({recovery.torn_records} torn records truncated, {recovery.torn_bytes:,} bytes)"
+            f"({recovery.torn_records} torn records truncated, {recovery.torn_bytes:,} bytes; "
+            f"{recovery.skipped_records} damaged records skipped, "
+            f"{recovery.skipped_bytes:,} bytes)"
         )
     restored = receiver.restored_run_traces
     if restored:
         say(f"restored {restored:,} traces of sessions still open (waiting for a resume)")
-    tls = ", tls on both" if tls_cert else ""
+    tls = ", tls on both" if config.tls_cert else ""
+    host = config.host
     say(
         f"otlp grpc {host}:{receiver.grpc_port}, otlp http {host}:{receiver.http_port}{tls}, "
-        f"db {db}, {len(ruleset)} rules; ready"
+        f"db {config.db}, {len(ruleset)} rules; ready"
     )
     summary = Summary(summary_every, receiver.stats())
     while not stop.wait(min(1.0, summary_every or 1.0)):

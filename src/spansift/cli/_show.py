@@ -56,6 +56,11 @@ def show(exception_id: str, db: str, fmt: str, out: str | None) -> None:
     )
     if not rows:
         fail(f"no exception with id {exception_id!r} in {db}")
+    if len(rows) > 1 and len({r[0] for r in rows}) == 1:
+        fail(
+            f"{len(rows)} rows share the exception id {rows[0][0]}: the log was edited "
+            "(ids are unique when spansift writes them); run `spansift verify`"
+        )
     if len(rows) > 1:
         fail(f"{len(rows)} exceptions start with {exception_id!r}; give more characters")
     row = dict(zip(SHOW_COLUMNS, rows[0][:-1], strict=True))

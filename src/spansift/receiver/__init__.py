@@ -8,14 +8,9 @@ worker thread. See `server.py` for the threading contract.
 
 from __future__ import annotations
 
+from spansift._private import discovery_path
 from spansift.receiver._intake import Limits
-from spansift.receiver.server import (
-    Receiver,
-    ReceiverConfig,
-    StopReport,
-    discovery_path,
-    spool_path,
-)
+from spansift.receiver.server import Receiver, ReceiverConfig, StopReport, spool_path
 
 __all__ = [
     "Limits",

@@ -6,13 +6,20 @@ as-is after validating it. Refusals carry the status codes the exporters
 expect: INVALID_ARGUMENT for bad data, UNAUTHENTICATED for a wrong token, and
 UNAVAILABLE with a `google.rpc.RetryInfo` both in `grpc-status-details-bin`
 (read by the Go Collector) and in `google.rpc.retryinfo-bin` (read by the
-Python exporter) when the backlog is full.
+Python exporter) when the backlog is full or too many calls are running.
+
+grpcio's own `maximum_concurrent_rpcs` answers RESOURCE_EXHAUSTED without
+RetryInfo, which the OTLP spec makes final, so exporters would drop the data.
+The limit is kept here instead: grpcio asks the generic handler for a method
+handler on its polling thread, before it queues the call for a worker, and the
+handler counts calls queued or running in `_CountingPool`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, NoReturn
 
 import grpc
@@ -43,7 +50,56 @@ def _abort_busy(context: Any, busy: BusyError) -> NoReturn:
     raise AssertionError  # abort() raises
 
 
-def _handler(intake: Intake, token: str | None) -> Any:
+class _CountingPool(ThreadPoolExecutor):
+    """A thread pool that knows how many calls are queued or running in it."""
+
+    def __init__(self, workers: int) -> None:
+        super().__init__(max_workers=workers, thread_name_prefix="spansift-grpc")
+        self._lock = threading.Lock()
+        self.pending = 0
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        with self._lock:
+            self.pending += 1
+
+        def run() -> Any:
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                with self._lock:
+                    self.pending -= 1
+
+        return super().submit(run)
+
+
+class _Handlers(grpc.GenericRpcHandler):  # type: ignore[misc]
+    """The Export method, or a quick UNAVAILABLE when `max_calls` are already pending."""
+
+    def __init__(self, intake: Intake, token: str | None, pool: _CountingPool, max_calls: int):
+        self._export = grpc.unary_unary_rpc_method_handler(_export(intake, token))
+        self._overloaded = grpc.unary_unary_rpc_method_handler(_overloaded(intake, max_calls))
+        self._pool = pool
+        self._max_calls = max_calls
+
+    def service(self, handler_call_details: Any) -> Any:
+        if handler_call_details.method != f"/{SERVICE}/Export":
+            return None
+        if self._pool.pending >= self._max_calls:
+            return self._overloaded
+        return self._export
+
+
+def _overloaded(intake: Intake, max_calls: int) -> Callable[[bytes, Any], bytes]:
+    def refuse(_request: bytes, context: Any) -> bytes:
+        message = f"more than {max_calls} calls in progress; retry later"
+        busy = BusyError("calls", message, intake.limits.retry_after_s)
+        intake.counters.rejected(busy.reason)
+        _abort_busy(context, busy)
+
+    return refuse
+
+
+def _export(intake: Intake, token: str | None) -> Callable[[bytes, Any], bytes]:
     def export(request: bytes, context: Any) -> bytes:
         if token:
             metadata = dict(context.invocation_metadata())
@@ -60,8 +116,7 @@ def _handler(intake: Intake, token: str | None) -> Any:
             _abort_busy(context, exc)
         return success_body("application/x-protobuf")
 
-    method = grpc.unary_unary_rpc_method_handler(export)
-    return grpc.method_handlers_generic_handler(SERVICE, {"Export": method})
+    return export
 
 
 def start_grpc(
@@ -80,14 +135,14 @@ def start_grpc(
     cannot be bound.
     """
     receive = max(MIN_RECEIVE_BYTES, intake.limits.max_body_bytes)
+    pool = _CountingPool(workers)
     server = grpc.server(
-        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="spansift-grpc"),
-        handlers=(_handler(intake, token),),
+        pool,
+        handlers=(_Handlers(intake, token, pool, workers * 4),),
         options=(
             ("grpc.max_receive_message_length", receive),
             ("grpc.so_reuseport", 0),
         ),
-        maximum_concurrent_rpcs=workers * 4,
         interceptors=interceptors,
     )
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -3,49 +3,52 @@
     POST /v1/traces          OTLP, application/x-protobuf or application/json
     GET  /health             200 + JSON while serving
     GET  /spansift/stats     counters (token required if one is set)
-    POST /spansift/query     {"sql": ..., "params": [...]} -> columns, types, rows
+    POST /spansift/query     {"sql", "params", "stream"} -> columns, types, rows (or NDJSON)
     GET  /spansift/export?table=NAME   a Parquet snapshot of one table
     POST /spansift/act       a review write (decision, grant, suspension), see spansift.review
     GET  /spansift/suspended?agent=A&workflow=W   {"suspended": bool} before an agent acts
 
 The stdlib server costs no dependency and, per the baselines, carries about
 38K spans/s of parse-and-walk work, above what the rules leave anyway. One
-thread per connection; connections beyond `MAX_CONNECTIONS` are answered 503
-and closed, and in-flight requests are bounded by the intake.
+thread per connection, up to `MAX_CONNECTIONS`; the next `MAX_OVERFLOW`
+connections still have their request read (within the same deadlines) and are
+answered 503 + Retry-After, so exporters retry instead of seeing a broken pipe,
+and `/health` is answered there too. Only beyond both is a connection refused
+without reading it. In-flight OTLP requests are bounded by the intake.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from google.rpc import code_pb2
 
+from spansift.receiver._http_io import BodyTooLargeError, MalformedBodyError, RequestTimeoutError
+from spansift.receiver._http_spansift import Act, SpansiftEndpoints
 from spansift.receiver._intake import BusyError, Intake
-from spansift.receiver._query import QueryBusyError, QueryError, QueryService
+from spansift.receiver._query import QueryService
 from spansift.receiver._wire import (
-    JSON,
     MEDIA_KINDS,
+    PROTOBUF,
     BadBodyError,
     TooLargeError,
     UnsupportedError,
     decompress,
     media_type,
-    status_body,
     success_body,
     token_ok,
 )
 
 MAX_CONNECTIONS = 256
-IDLE_TIMEOUT_S = 60
-DISCARD_LIMIT = 64 << 20  # refused bodies up to this size are read, so the answer arrives
+MAX_OVERFLOW = 256  # connections over the cap that are still read and answered 503
 _ROUTES = {
     "/v1/traces": "POST",
     "/health": "GET",
@@ -55,8 +58,10 @@ _ROUTES = {
     "/spansift/act": "POST",
     "/spansift/suspended": "GET",
 }
-# A review write: the request document in, a JSON answer out; ValueError means refused.
-Act = Callable[[dict[str, Any]], dict[str, Any]]
+_LAST_RESORT = (
+    b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n"
+    b"Content-Length: 0\r\nConnection: close\r\n\r\n"
+)
 
 
 class OtlpHttpServer(ThreadingHTTPServer):
@@ -82,18 +87,28 @@ class OtlpHttpServer(ThreadingHTTPServer):
         self.token = token
         self.act: Act | None = None  # set by the receiver: review writes on the writer's lock
         self.suspended: Callable[[str | None, str | None], bool] = lambda _a, _w: False
+        self.alive: Callable[[], bool] = lambda: True  # set by the receiver: the worker runs
+        self.act_token: str | None = token  # review writes need it even when OTLP does not
+        self.identity_key = ""  # per-start key of the discovery file, proven at /health
+        self.header_timeout_s = intake.limits.header_timeout_s
+        self.body_timeout_s = intake.limits.body_timeout_s
         self._connections = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._overflow = threading.BoundedSemaphore(MAX_OVERFLOW)
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        if not self._connections.acquire(blocking=False):
-            with contextlib.suppress(OSError):
-                request.sendall(
-                    b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n"
-                    b"Content-Length: 0\r\nConnection: close\r\n\r\n"
-                )
-            self.shutdown_request(request)
+        if self._connections.acquire(blocking=False):
+            super().process_request(request, client_address)
             return
-        super().process_request(request, client_address)
+        if self._overflow.acquire(blocking=False):
+            thread = threading.Thread(
+                target=self._overflow_thread, args=(request, client_address),
+                name="spansift-http-overflow", daemon=True,
+            )  # fmt: skip
+            thread.start()
+            return
+        with contextlib.suppress(OSError):
+            request.sendall(_LAST_RESORT)
+        self.shutdown_request(request)
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
@@ -101,16 +116,27 @@ class OtlpHttpServer(ThreadingHTTPServer):
         finally:
             self._connections.release()
 
+    def _overflow_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            _OverflowHandler(request, client_address, self)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
+            self._overflow.release()
 
-class _Handler(BaseHTTPRequestHandler):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A peer that vanished mid-request is routine for a receiver, not a traceback."""
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
+
+class _Handler(SpansiftEndpoints):
     server: OtlpHttpServer
-    protocol_version = "HTTP/1.1"
-    timeout = IDLE_TIMEOUT_S
-    server_version = "spansift"
-    sys_version = ""
+    overloaded = False  # the overflow handler answers everything but /health with 503
 
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: a receiver logs counters, not every request."""
+    def tls_refused(self) -> None:
+        self.server.intake.counters.rejected("tls")
 
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -128,6 +154,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch("PATCH")
 
     def _dispatch(self, method: str) -> None:
+        if self.overloaded:
+            self.close_connection = True  # one answer, then the overflow slot is free again
         path = urlsplit(self.path).path
         allowed = _ROUTES.get(path)
         if allowed is None:
@@ -139,13 +167,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._plain(HTTPStatus.METHOD_NOT_ALLOWED, f"use {allowed}", {"Allow": allowed})
             return
         if path == "/health":
-            self._json(
-                HTTPStatus.OK, {"status": "stopping" if self.server.intake.stopping else "ok"}
-            )
+            self._health()
+            return
+        if self.overloaded:
+            self._overloaded(path)
             return
         if not token_ok(self.server.token, self.headers.get("Authorization")):
             self.server.intake.counters.rejected("unauthenticated")  # as gRPC counts them
-            self._discard(self._length())
+            self._discard(self._framing())
             self._plain(
                 HTTPStatus.UNAUTHORIZED,
                 "missing or wrong bearer token",
@@ -161,16 +190,26 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/spansift/act":
             self._act()
         elif path == "/spansift/suspended":
-            query = parse_qs(urlsplit(self.path).query)
-            agent = next(iter(query.get("agent") or ()), None)
-            workflow = next(iter(query.get("workflow") or ()), None)
-            self._json(
-                HTTPStatus.OK,
-                {"agent": agent, "workflow": workflow,
-                 "suspended": self.server.suspended(agent, workflow)},
-            )  # fmt: skip
+            self._suspended()
         else:
             self._export()
+
+    def _overloaded(self, path: str) -> None:
+        """Every connection slot is taken: read the request, then ask the client to retry."""
+        self.close_connection = True
+        self._discard(self._framing())
+        self.server.intake.counters.rejected("connections")
+        message = f"more than {MAX_CONNECTIONS} connections; retry later"
+        retry = {"Retry-After": str(self.server.intake.limits.retry_after_s)}
+        if path == "/v1/traces":
+            try:
+                media = media_type(self.headers.get("Content-Type"))
+            except UnsupportedError:
+                media = PROTOBUF
+            self._status(media, HTTPStatus.SERVICE_UNAVAILABLE, code_pb2.UNAVAILABLE, message,
+                         headers=retry)  # fmt: skip
+        else:
+            self._json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": message}, retry)
 
     # -- OTLP ----------------------------------------------------------------
 
@@ -178,43 +217,59 @@ class _Handler(BaseHTTPRequestHandler):
         intake = self.server.intake
         counters = intake.counters
         limit = intake.limits.max_body_bytes
+        frame = self._framing()
+        if frame is None:
+            counters.rejected("bad_request")
+            return
         try:
             media = media_type(self.headers.get("Content-Type"))
         except UnsupportedError as exc:
             counters.rejected("unsupported_media_type")
-            self._discard(self._length())
+            self._discard(frame)
             self._plain(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, str(exc))
             return
-        length = self._length()
-        if length is None:
+        if not frame.chunked and frame.length is None:
             counters.rejected("no_length")
             self.close_connection = True
             self._status(media, HTTPStatus.LENGTH_REQUIRED, code_pb2.INVALID_ARGUMENT,
-                         "send a Content-Length")  # fmt: skip
+                         "send a Content-Length or Transfer-Encoding: chunked")  # fmt: skip
             return
-        if length > limit:
+
+        def too_large(message: str) -> None:
             counters.rejected("too_large")
-            self._discard(length)
-            message = f"body of {length:,} bytes is over the limit of {limit:,} bytes"
             self._status(media, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, code_pb2.INVALID_ARGUMENT,
                          message)  # fmt: skip
+
+        if frame.length is not None and frame.length > limit:
+            self._discard(frame)
+            too_large(f"body of {frame.length:,} bytes is over the limit of {limit:,} bytes")
             return
         busy = intake.busy()
         if busy is not None:
-            self._discard(length)
+            self._discard(frame)
             self._busy(media, busy)
             return
-        raw = self.rfile.read(length)
-        if len(raw) < length:
-            self.close_connection = True
-            return
         try:
+            raw = self._read_body(frame, limit)
+        except EOFError:
+            self.close_connection = True  # the client went away mid-body
+            return
+        except (BodyTooLargeError, MalformedBodyError, RequestTimeoutError) as exc:
+            if not isinstance(exc, BodyTooLargeError):
+                counters.rejected("bad_request")
+            self._body_failed(exc, too_large)
+            return
+        self._accept(media, raw, too_large)
+
+    def _accept(self, media: str, raw: bytes, too_large: Callable[[str], None]) -> None:
+        intake = self.server.intake
+        counters = intake.counters
+        try:
+            limit = intake.limits.max_body_bytes
             body = decompress(raw, self.headers.get("Content-Encoding"), limit)
             intake.submit(MEDIA_KINDS[media], body)
         except TooLargeError as exc:
-            counters.rejected("too_large")
-            self._status(media, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, code_pb2.INVALID_ARGUMENT,
-                         str(exc))  # fmt: skip
+            too_large(str(exc))
         except UnsupportedError as exc:
             counters.rejected("unsupported_encoding")
             self._status(media, HTTPStatus.UNSUPPORTED_MEDIA_TYPE, code_pb2.INVALID_ARGUMENT,
@@ -233,138 +288,6 @@ class _Handler(BaseHTTPRequestHandler):
         self._status(media, HTTPStatus.SERVICE_UNAVAILABLE, code_pb2.UNAVAILABLE, str(busy),
                      headers={"Retry-After": str(busy.retry_after_s)})  # fmt: skip
 
-    # -- spansift endpoints ------------------------------------------------------
 
-    def _json_body(self, shape: str) -> dict[str, Any] | None:
-        """The request's JSON object, or None after answering 400 (`shape` shows what to send)."""
-        length = self._length()
-        if length is None or length > 1 << 20:
-            self.close_connection = True
-            self._json(HTTPStatus.BAD_REQUEST, {"error": "send a JSON body under 1 MiB"})
-            return None
-        try:
-            doc = json.loads(self.rfile.read(length))
-        except ValueError:
-            doc = None
-        if not isinstance(doc, dict):
-            self._json(HTTPStatus.BAD_REQUEST, {"error": f"send {shape}"})
-            return None
-        return doc
-
-    def _query(self) -> None:
-        shape = '{"sql": "...", "params": [...]}'
-        doc = self._json_body(shape)
-        if doc is None:
-            return
-        sql, params = doc.get("sql"), doc.get("params") or []
-        if not isinstance(sql, str) or not isinstance(params, list):
-            self._json(HTTPStatus.BAD_REQUEST, {"error": f"send {shape}"})
-            return
-        try:
-            result = self.server.queries.run(sql, params)
-        except QueryBusyError:
-            self._json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "busy"}, {"Retry-After": "1"})
-        except QueryError as exc:
-            self._json(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
-        else:
-            self._json(HTTPStatus.OK, result)
-
-    def _act(self) -> None:
-        doc = self._json_body('{"op": "...", ...}')
-        if doc is None:
-            return
-        act = self.server.act
-        if act is None:
-            self._json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "no writer"})
-            return
-        try:
-            answer = act(doc)
-        except ValueError as exc:
-            self._json(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
-        except Exception as exc:  # a failing write must answer, not drop the connection
-            self._json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"write failed: {exc}"})
-        else:
-            self._json(HTTPStatus.OK, answer)
-
-    def _export(self) -> None:
-        table = (parse_qs(urlsplit(self.path).query).get("table") or [""])[0]
-        try:
-            path = self.server.queries.export(table)
-        except QueryBusyError:
-            self._json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "busy"}, {"Retry-After": "1"})
-            return
-        except QueryError as exc:
-            self._json(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
-            return
-        try:
-            size = path.stat().st_size
-            self.send_response(HTTPStatus.OK)
-            self.send_header("Content-Type", "application/vnd.apache.parquet")
-            self.send_header("Content-Length", str(size))
-            self.end_headers()
-            with path.open("rb") as f:
-                while chunk := f.read(1 << 20):
-                    self.wfile.write(chunk)
-        finally:
-            path.unlink(missing_ok=True)
-
-    # -- plumbing --------------------------------------------------------------------
-
-    def _length(self) -> int | None:
-        if self.headers.get("Transfer-Encoding"):
-            return None
-        try:
-            length = int(self.headers.get("Content-Length", ""))
-        except ValueError:
-            return None
-        return length if length >= 0 else None
-
-    def _discard(self, length: int | None) -> None:
-        """Read and drop a refused body so the client sees our answer; close if it is huge."""
-        if length is None or length > DISCARD_LIMIT:
-            self.close_connection = True
-            return
-        while length > 0:
-            chunk = self.rfile.read(min(length, 1 << 16))
-            if not chunk:
-                self.close_connection = True
-                return
-            length -= len(chunk)
-
-    def _status(
-        self,
-        media: str,
-        http_status: HTTPStatus,
-        code: int,
-        message: str,
-        *,
-        bad_request: bool = False,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        body = status_body(media, code, message, bad_request=bad_request)
-        self._send(http_status, media, body, headers)
-
-    def _plain(
-        self, status: HTTPStatus, message: str, headers: dict[str, str] | None = None
-    ) -> None:
-        self._send(status, "text/plain; charset=utf-8", message.encode() + b"\n", headers)
-
-    def _json(self, status: HTTPStatus, doc: Any, headers: dict[str, str] | None = None) -> None:
-        self._send(status, JSON, json.dumps(doc).encode(), headers)
-
-    def _send(
-        self,
-        status: HTTPStatus,
-        content_type: str,
-        body: bytes,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(body)
+class _OverflowHandler(_Handler):
+    overloaded = True

@@ -20,13 +20,19 @@ from spansift.receiver._wire import Accepted, validate
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Bounds of the receiver; sizes in bytes."""
+    """Bounds of the receiver; sizes in bytes.
+
+    `header_timeout_s` and `body_timeout_s` bound how long one HTTP request's header
+    and body may take to arrive, so slow peers cannot hold connection slots.
+    """
 
     max_body_bytes: int = 20 << 20
     max_backlog_bytes: int = 32 << 20
     max_backlog_requests: int = 2048
     max_inflight: int = 32
     retry_after_s: int = 1
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 60.0
 
 
 STOPPING = "stopping"

@@ -8,8 +8,13 @@ and the database was opened with `enable_external_access = false`, so table
 functions that read or write files (`read_csv`, `read_text`, `glob`, COPY,
 ATTACH, INSTALL) fail, except inside the receiver's own export folder.
 
-Threading contract: `run` and `export` may be called from many threads; each
-call borrows one of a fixed pool of cursors and blocks until it is done or
+Results of any size are streamed in batches (`stream`), so neither the receiver
+nor the client holds them whole; `run` answers small results in one document and
+refuses, rather than cuts, one over `MAX_ROWS`. DuckDB's memory is bounded by the
+receiver's `memory_limit` setting.
+
+Threading contract: `run`, `stream` and `export` may be called from many threads;
+each call borrows one of a fixed pool of cursors and blocks until it is done or
 the timeout interrupts it.
 """
 
@@ -34,6 +39,7 @@ import duckdb
 POOL_SIZE = 4
 QUERY_TIMEOUT_S = 30.0
 MAX_ROWS = 100_000
+STREAM_BATCH = 1000
 _IDENT_OK = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 
 
@@ -87,6 +93,18 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+@contextmanager
+def _query_errors() -> Iterator[None]:
+    """DuckDB errors as `QueryError`s whose message is safe to show the caller."""
+    try:
+        yield
+    except duckdb.InterruptException:
+        msg = f"query took longer than {QUERY_TIMEOUT_S:.0f} s and was stopped"
+        raise QueryError(msg) from None
+    except duckdb.Error as exc:
+        raise QueryError(str(exc)) from None
+
+
 class QueryService:
     """A pool of read-only cursors on the writer's connection."""
 
@@ -117,24 +135,47 @@ class QueryService:
             self._pool.put(cursor)
 
     def run(self, sql: str, params: Sequence[Any] | None = None) -> dict[str, Any]:
-        """Columns, DuckDB type names and JSON-ready rows of one SELECT (at most MAX_ROWS)."""
+        """Columns, DuckDB type names and JSON-ready rows of one SELECT (at most MAX_ROWS).
+
+        A result with more rows is refused with `QueryError`: a silently cut answer
+        reads as the whole truth (use `stream` for large results).
+        """
+        with self.stream(sql, params) as (columns, types, batches):
+            rows: list[list[Any]] = []
+            for batch in batches:
+                rows.extend(batch)
+                if len(rows) > MAX_ROWS:
+                    msg = (
+                        f"the result has more than {MAX_ROWS:,} rows; add a LIMIT, or ask for "
+                        'a streamed answer ("stream": true)'
+                    )
+                    raise QueryError(msg)
+        return {"columns": columns, "types": types, "rows": rows, "truncated": False}
+
+    @contextmanager
+    def stream(
+        self, sql: str, params: Sequence[Any] | None = None
+    ) -> Iterator[tuple[list[str], list[str], Iterator[list[list[Any]]]]]:
+        """Columns, type names and an iterator of JSON-ready row batches of one SELECT.
+
+        The cursor is held until the block ends; `QueryError` may come from the
+        iterator too (the timeout, or an error found while fetching).
+        """
         check_select(sql)
         with self._cursor() as cursor:
-            try:
+            with _query_errors():
                 cursor.execute(sql, list(params or []))
-                description = cursor.description or []
-                rows = cursor.fetchmany(MAX_ROWS + 1)
-            except duckdb.InterruptException:
-                msg = f"query took longer than {QUERY_TIMEOUT_S:.0f} s and was stopped"
-                raise QueryError(msg) from None
-            except duckdb.Error as exc:
-                raise QueryError(str(exc)) from None
-        return {
-            "columns": [d[0] for d in description],
-            "types": [str(d[1]) for d in description],
-            "rows": [[_jsonable(v) for v in row] for row in rows[:MAX_ROWS]],
-            "truncated": len(rows) > MAX_ROWS,
-        }
+            description = cursor.description or []
+
+            def batches() -> Iterator[list[list[Any]]]:
+                while True:
+                    with _query_errors():
+                        rows = cursor.fetchmany(STREAM_BATCH)
+                    if not rows:
+                        return
+                    yield [[_jsonable(v) for v in row] for row in rows]
+
+            yield [d[0] for d in description], [str(d[1]) for d in description], batches()
 
     def export(self, table: str) -> Path:
         """Write `table` as Parquet into the export folder; the caller streams and deletes it."""

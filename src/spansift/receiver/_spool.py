@@ -1,13 +1,12 @@
 """The spool: an fsynced, append-only write-ahead log of accepted OTLP requests.
 
 A request is acknowledged only once its bytes are here and on disk. The
-directory holds numbered segment files (`0000000000000001.seg`, ...); each is
-a run of records:
-
-    magic u16 = 0x5353 | version u8 = 1 | kind u8 | length u32 | crc32 u32 | payload
-
-all little-endian. The CRC covers the first eight header bytes and the
-payload, so a torn or garbled tail is detected on replay and truncated.
+directory holds numbered segment files (`0000000000000001.seg`, ...); each is a
+run of CRC-framed records (see `_frames`). An append that fails part way (disk
+full, I/O error) is cut back off the file before anything else is appended, or,
+when even that fails, its segment is sealed and never appended to again, so no
+acknowledged record ever sits behind a partial one. Opening the spool skips
+damaged records (and counts them) and truncates a torn tail.
 
 Threading contract: `append` may be called from any number of threads; it
 blocks until the record is fsynced, and concurrent appends share one fsync
@@ -20,21 +19,19 @@ harmless because exception ids are deterministic).
 
 from __future__ import annotations
 
+import contextlib
 import os
-import struct
 import threading
-import zlib
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-MAGIC = 0x5353
-VERSION = 1
-HEADER = struct.Struct("<HBBII")
-KIND_PROTOBUF = 1
-KIND_JSON = 2
-KINDS = frozenset({KIND_PROTOBUF, KIND_JSON})
+from spansift.receiver._frames import HEADER, KIND_JSON, KIND_PROTOBUF, KINDS, frame, rewrite, scan
+
+__all__ = [
+    "KINDS", "KIND_JSON", "KIND_PROTOBUF", "Record", "Recovery", "Spool", "SpoolClosedError",
+]  # fmt: skip
 _SUFFIX = ".seg"
 
 
@@ -60,34 +57,8 @@ class Recovery:
     bytes: int
     torn_records: int
     torn_bytes: int
-
-
-def _frame(kind: int, payload: bytes) -> bytes:
-    head = struct.pack("<HBBI", MAGIC, VERSION, kind, len(payload))
-    crc = zlib.crc32(payload, zlib.crc32(head))
-    return head + struct.pack("<I", crc) + payload
-
-
-def _scan(path: Path, max_record_bytes: int) -> tuple[int, int]:
-    """How many valid records a segment starts with, and where the valid part ends."""
-    records = 0
-    offset = 0
-    with path.open("rb") as f:
-        while True:
-            head = f.read(HEADER.size)
-            if len(head) < HEADER.size:
-                break
-            magic, version, kind, length, crc = HEADER.unpack(head)
-            if magic != MAGIC or version != VERSION or kind not in KINDS:
-                break
-            if length > max_record_bytes:
-                break
-            payload = f.read(length)
-            if len(payload) < length or zlib.crc32(payload, zlib.crc32(head[:8])) != crc:
-                break
-            records += 1
-            offset += HEADER.size + length
-    return records, offset
+    skipped_records: int = 0  # damaged records inside a segment, skipped (and lost)
+    skipped_bytes: int = 0
 
 
 class Spool:
@@ -108,6 +79,7 @@ class Spool:
         self._written = 0  # bytes appended since open, including recovered ones
         self._synced = 0
         self._syncing = False
+        self._sync_failed = 0  # bytes up to here were in an fsync that failed
         self._end = (0, 0)  # position after the last complete record
         self._closed = False
         self._appended_records = 0
@@ -124,24 +96,34 @@ class Spool:
 
     def _recover(self) -> Recovery:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for leftover in self.directory.glob(f"*{_SUFFIX}.tmp"):
+            leftover.unlink()  # a rewrite interrupted by a crash; the original is intact
         numbers = sorted(
             int(p.stem) for p in self.directory.glob(f"*{_SUFFIX}") if p.stem.isdigit()
         )
-        records = total = torn = torn_bytes = 0
+        records = total = torn = torn_bytes = skipped = skipped_bytes = 0
         for number in numbers:
             path = self._path(number)
-            size = path.stat().st_size
-            count, valid = _scan(path, self.max_record_bytes)
-            if valid < size:
+            data = path.read_bytes()
+            # Any length that fits in the file: the CRC decides, and a record accepted under
+            # a larger --max-body-mib before a restart is still a good record.
+            found = scan(data, len(data))
+            valid = found.valid_bytes
+            if found.torn_bytes:
                 torn += 1
-                torn_bytes += size - valid
-                os.truncate(path, valid)
+                torn_bytes += found.torn_bytes
+            skipped += found.skipped
+            skipped_bytes += found.skipped_bytes
             if valid == 0:
                 path.unlink()
                 continue
+            if found.skipped:
+                rewrite(path, data, found)
+            elif found.torn_bytes:
+                os.truncate(path, valid)
             self._segments.append(number)
             self._sizes[number] = valid
-            records += count
+            records += len(found.records)
             total += valid
         if numbers:
             self._next_segment = numbers[-1] + 1
@@ -151,7 +133,9 @@ class Spool:
             self._rseg = self._segments[0]
         self._written = self._synced = total
         self._appended_records = records
-        return Recovery(len(self._segments), records, total, torn, torn_bytes)
+        return Recovery(
+            len(self._segments), records, total, torn, torn_bytes, skipped, skipped_bytes
+        )
 
     def _path(self, number: int) -> Path:
         return self.directory / f"{number:016d}{_SUFFIX}"
@@ -169,9 +153,10 @@ class Spool:
         """Add one record and return once it is on disk; `SpoolClosedError` after `close`.
 
         Blocks for one fsync, shared with every append that arrived meanwhile.
-        `OSError` (disk full, I/O error) propagates; the record is then not acknowledged.
+        `OSError` (disk full, I/O error) propagates and the record is not acknowledged;
+        the spool is left as if the append had never started (see `_undo_locked`).
         """
-        record = _frame(kind, payload)
+        record = frame(kind, payload)
         with self._cond:
             if self._closed:
                 raise SpoolClosedError
@@ -181,8 +166,12 @@ class Spool:
                 self._rotate_locked()
             fd = self._fd
             view = memoryview(record)
-            while view:
-                view = view[os.write(fd, view) :]
+            try:
+                while view:
+                    view = view[os.write(fd, view) :]
+            except OSError:
+                self._undo_locked(fd)
+                raise
             self._active_size += len(record)
             self._sizes[self._active] = self._active_size
             self._written += len(record)
@@ -190,25 +179,60 @@ class Spool:
             self._appended_records += 1
             target = self._written
             self._cond.notify_all()  # wakes the consumer
-            while self._synced < target:
-                if self._syncing:
-                    self._cond.wait()
-                    continue
-                self._syncing = True
-                upto = self._written
-                sync_fd = self._fd
-                ok = False
-                self._cond.release()
-                try:
-                    if sync_fd is not None:
-                        os.fsync(sync_fd)
-                    ok = True
-                finally:
-                    self._cond.acquire()
-                    self._syncing = False
-                    if ok:
-                        self._synced = max(self._synced, upto)
-                    self._cond.notify_all()
+            self._sync_locked(target)
+
+    def _undo_locked(self, fd: int) -> None:
+        """Cut a partly written record off the active segment, or seal the segment.
+
+        Appends are serialized by the lock, so the record being undone is the last
+        thing in the file. If the cut fails too, the segment is closed for appends
+        and the next record starts a new one: whatever sits at the end of the sealed
+        segment is then only a torn tail, which recovery drops without touching
+        the records before it or the segments after it.
+        """
+        try:
+            os.ftruncate(fd, self._active_size)
+        except OSError:
+            self._seal_locked()
+
+    def _seal_locked(self) -> None:
+        while self._syncing:
+            self._cond.wait()
+        if self._fd is not None:
+            with contextlib.suppress(OSError):  # the descriptor is released either way
+                os.close(self._fd)
+            self._fd = None
+
+    def _sync_locked(self, target: int) -> None:
+        """Wait until `target` bytes are fsynced, running the fsync if nobody else is."""
+        while self._synced < target:
+            if self._sync_failed >= target:
+                msg = "fsync of the spool failed"
+                raise OSError(msg)
+            if self._syncing:
+                self._cond.wait()
+                continue
+            self._syncing = True
+            upto = self._written
+            sync_fd = self._fd
+            ok = False
+            self._cond.release()
+            try:
+                if sync_fd is not None:
+                    os.fsync(sync_fd)
+                ok = True
+            finally:
+                self._cond.acquire()
+                self._syncing = False
+                if ok:
+                    self._synced = max(self._synced, upto)
+                else:
+                    # After a failed fsync the kernel may have dropped the dirty pages, and
+                    # a later fsync can succeed without them: nothing written up to here may
+                    # be acknowledged, and nothing more goes into this segment.
+                    self._sync_failed = max(self._sync_failed, upto)
+                    self._seal_locked()
+                self._cond.notify_all()
 
     def _rotate_locked(self) -> None:
         """Seal the active segment (fsynced) and start a new one; caller holds the lock."""

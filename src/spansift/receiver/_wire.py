@@ -26,6 +26,7 @@ PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 MEDIA_KINDS = {PROTOBUF: KIND_PROTOBUF, JSON: KIND_JSON}
 _CHUNK = 1 << 16
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 class TooLargeError(Exception):
@@ -59,7 +60,12 @@ def media_type(content_type: str | None) -> str:
 
 
 def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
-    """Undo `Content-Encoding` (none, gzip, deflate), never holding more than `limit` bytes."""
+    """Undo `Content-Encoding` (none, gzip, deflate), never holding more than `limit` bytes.
+
+    A gzip body may hold several members (RFC 1952 allows it, `cat a.gz b.gz` makes it);
+    every member is read. Bytes after the last member or after a zlib stream are refused:
+    acknowledging a body we only partly read would drop the rest silently.
+    """
     name = (encoding or "identity").strip().lower()
     if name in ("", "identity", "none"):
         return body
@@ -68,21 +74,34 @@ def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
         raise UnsupportedError(msg)
     try:
         # 47 = 32 + 15: zlib or gzip header, detected automatically.
-        return _inflate(body, 47, limit)
+        return _inflate_all(body, 47, limit)
     except zlib.error:
         if name != "deflate":
             msg = "body is not valid gzip data"
             raise BadBodyError(msg) from None
     try:  # some clients send raw deflate under the name `deflate`
-        return _inflate(body, -15, limit)
+        return _inflate_all(body, -15, limit)
     except zlib.error:
         msg = "body is not valid deflate data"
         raise BadBodyError(msg) from None
 
 
-def _inflate(body: bytes, wbits: int, limit: int) -> bytes:
-    inflater = zlib.decompressobj(wbits=wbits)
+def _inflate_all(body: bytes, wbits: int, limit: int) -> bytes:
+    """Every member of `body`, concatenated; trailing bytes that start no member are an error."""
     out = bytearray()
+    pending = body
+    while True:
+        pending = _inflate(pending, wbits, limit, out)
+        if not pending:
+            return bytes(out)
+        if not (wbits == 47 and pending[:2] == _GZIP_MAGIC):
+            msg = f"{len(pending):,} bytes of trailing data after the compressed body"
+            raise BadBodyError(msg)
+
+
+def _inflate(body: bytes, wbits: int, limit: int, out: bytearray) -> bytes:
+    """Inflate one stream from `body` onto `out`; returns the bytes after it."""
+    inflater = zlib.decompressobj(wbits=wbits)
     pending = body
     while pending:
         out += inflater.decompress(pending, _CHUNK)
@@ -99,7 +118,7 @@ def _inflate(body: bytes, wbits: int, limit: int) -> bytes:
     if not inflater.eof:
         msg = "compressed body is truncated"
         raise BadBodyError(msg)
-    return bytes(out)
+    return inflater.unused_data
 
 
 def validate(kind: int, body: bytes) -> Accepted:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from spansift._private import discovery_path, load_or_create_token, read_private, write_private
 from spansift.drive import Driver
 from spansift.receiver._grpc import start_grpc
 from spansift.receiver._http import OtlpHttpServer
@@ -38,11 +40,6 @@ if TYPE_CHECKING:
     import grpc
 
     from spansift.rules import RuleSet
-
-
-def discovery_path(db: str | Path) -> Path:
-    """Where a running receiver announces itself: `<db>.serve.json` (never holds the token)."""
-    return Path(f"{db}.serve.json")
 
 
 def spool_path(db: str | Path) -> Path:
@@ -70,6 +67,7 @@ class ReceiverConfig:
     limits: Limits = field(default_factory=Limits)
     shutdown_timeout_s: float = 30.0
     grpc_workers: int = 16
+    memory_limit_mib: int = 1024  # DuckDB's own default is 80% of RAM, for queries too
     pause_file: str | None = None
     run_window_s: float = 300.0
     tls_cert: str | None = None  # PEM certificate (with chain) and key: both listeners use TLS
@@ -104,11 +102,14 @@ class Receiver:
         self._grpc: grpc.Server | None = None
         self._worker: Worker | None = None
         self._intake: Intake | None = None
+        self._key = secrets.token_hex(32)  # proves to clients that this process is the receiver
+        self._announced = False
 
     def start(self) -> None:
         """Open the log, replay the spool, listen; raises SpansiftError, OSError or RuntimeError."""
         config = self.config
         log = self.log = ExceptionLog(config.db)  # fails fast if another process holds the file
+        log.con.execute(f"SET memory_limit = '{int(config.memory_limit_mib)}MB'")
         spool_dir = spool_path(config.db)
         spool_dir.mkdir(mode=0o700, exist_ok=True)  # raw requests may hold sensitive attributes
         export_dir = spool_dir / "export"
@@ -117,12 +118,22 @@ class Receiver:
         queries.clear_exports()
         spool = self.spool = Spool(spool_dir, max_record_bytes=config.limits.max_body_bytes)
         self.recovery = spool.recovery
+        if spool.recovery.skipped_records:
+            # A damaged record's spans never reach the rules: the review must see the gap.
+            now = time.time_ns()
+            log.record_gap(
+                "receiver", now, now, 0,
+                f"spool recovery skipped {spool.recovery.skipped_records} damaged records "
+                f"({spool.recovery.skipped_bytes:,} bytes)",
+            )  # fmt: skip
         intake_class = LoggedIntake if config.request_log else Intake
         self._intake = intake = intake_class(spool, self.counters, config.limits)
         limits = AssemblyLimits(run_window_s=config.run_window_s)
         driver = Driver(self.ruleset, log, source="receiver", limits=limits)
         self._worker = Worker(spool, driver, self.counters, pause_file=config.pause_file)
         self._worker.start()
+        # Review writes always need a token: the one given, else one kept beside the database.
+        act_token = config.token or load_or_create_token(config.db)
         self._http = OtlpHttpServer(
             (config.host, config.http_port), intake, queries, self.stats, config.token
         )
@@ -132,7 +143,10 @@ class Receiver:
         if config.request_log:
             log_http(self._http, config.request_log)
         self._http.act = self._act
+        self._http.act_token = act_token
+        self._http.identity_key = self._key
         self._http.suspended = log.is_suspended
+        self._http.alive = self._worker.alive
         sync_fingerprints(log, self.ruleset)
         self._http_thread = threading.Thread(
             target=self._http.serve_forever, kwargs={"poll_interval": 0.2},
@@ -175,14 +189,24 @@ class Receiver:
             "token_required": bool(self.config.token),
             # Local clients trust this certificate for the query URL (it may name another host).
             "tls_cert": os.path.abspath(self.config.tls_cert) if self.config.tls_cert else None,
+            "key": self._key,
             "started_at": time.time(),
         }
+        write_private(discovery_path(self.config.db), json.dumps(doc))
+        self._announced = True
+
+    def _withdraw(self) -> None:
+        """Remove the discovery file, but only our own: a failed second start leaves it alone."""
+        if not self._announced:
+            return
         path = discovery_path(self.config.db)
-        tmp = path.with_name(path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(doc, f)
-        os.replace(tmp, path)
+        text = read_private(path)
+        try:
+            ours = text is not None and json.loads(text).get("key") == self._key
+        except ValueError:
+            ours = False
+        if ours:
+            path.unlink(missing_ok=True)
 
     def stats(self) -> dict[str, Any]:
         """Counters and queue depth, as served at `GET /spansift/stats`."""
@@ -195,6 +219,7 @@ class Receiver:
         if self.recovery is not None:
             doc["replayed_requests"] = self.recovery.records
             doc["torn_records_truncated"] = self.recovery.torn_records
+            doc["damaged_records_skipped"] = self.recovery.skipped_records
         worker = self._worker
         doc["worker_alive"] = bool(worker and worker.alive())
         doc["last_commit_at"] = worker.committed_at if worker else 0.0
@@ -229,7 +254,7 @@ class Receiver:
             self.log.close()
         if spool is not None:
             spool.close()
-        discovery_path(self.config.db).unlink(missing_ok=True)
+        self._withdraw()
         return StopReport(
             drained, backlog_requests, backlog_bytes, round(time.monotonic() - started, 3)
         )

@@ -237,6 +237,13 @@ def deliveries(log: ExceptionLog, doc: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(rows, list):
         msg = "'rows' must be a list"
         raise ActionError(msg)
+    for row in rows:
+        if not _delivery_row(row):
+            msg = (
+                "each of 'rows' must be [exception_id, hook, attempts, delivered, "
+                "http_status or null, error or null]"
+            )
+            raise ActionError(msg)
     now = utc_now()
     with log.lock:
         for row in rows:
@@ -250,10 +257,27 @@ def deliveries(log: ExceptionLog, doc: Mapping[str, Any]) -> dict[str, Any]:
     return {"recorded": len(rows)}
 
 
+def _delivery_row(row: Any) -> bool:
+    """Whether a webhook outcome row has the shape and types `webhook_deliveries` takes."""
+    if not isinstance(row, list) or len(row) != 6:
+        return False
+    exception_id, hook, attempts, delivered, status, error = row
+    return (
+        isinstance(exception_id, str) and isinstance(hook, str)
+        and type(attempts) is int and 0 <= attempts < 1 << 31
+        and isinstance(delivered, bool)
+        and (status is None or (type(status) is int and 0 <= status < 1000))
+        and (error is None or isinstance(error, str))
+    )  # fmt: skip
+
+
 def fingerprints(log: ExceptionLog, doc: Mapping[str, Any]) -> dict[str, Any]:
     """Replace the per-rule fingerprint fields (`{"rules": {rule_id: [field, ...]}}`)."""
     rules = doc.get("rules") or {}
-    if not isinstance(rules, Mapping):
+    if not isinstance(rules, Mapping) or not all(
+        isinstance(fields, list) and all(isinstance(f, str) for f in fields)
+        for fields in rules.values()
+    ):
         msg = "'rules' must map rule ids to field lists"
         raise ActionError(msg)
     with log.lock:

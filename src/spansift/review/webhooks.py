@@ -10,6 +10,9 @@
 `match` takes globs for `owner`, `workflow`, `exception_type` and a `min_severity`. The
 URL and the secret are never written to the log or printed: deliveries are recorded
 under the hook's name, errors as an HTTP status or an exception class and reason.
+URLs must be http:// or https://. A redirect is followed only to the same scheme,
+host and port; one to anywhere else is not followed (the delivery fails), so the
+secret header never reaches a host the configuration did not name.
 
 `deliver` blocks for at most `attempts` tries with exponential backoff; call it off
 any latency-sensitive thread.
@@ -25,12 +28,42 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from http.client import HTTPMessage
+from typing import IO, Any
+from urllib.parse import urlsplit
 
 from spansift.errors import SpansiftError
 from spansift.review.report import SEVERITY_POINTS
 
 _MATCH_KEYS = ("owner", "workflow", "exception_type", "min_severity")
+_SCHEMES = ("http", "https")
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port or default
+
+
+class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects within the configured origin only; elsewhere is an HTTP error."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        if _origin(newurl) != _origin(req.full_url):
+            raise urllib.error.HTTPError(req.full_url, code, _NOT_FOLLOWED, headers, fp)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_NOT_FOLLOWED = "redirect to another host, not followed"
+_OPENER = urllib.request.build_opener(_SameOriginRedirects)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +109,9 @@ def parse_hooks(doc: Any, where: str) -> tuple[Hook, ...]:
         if not isinstance(entry, dict) or not isinstance(entry.get("url"), str):
             msg = f"{label} needs a 'url'"
             raise SpansiftError(msg)
+        if urlsplit(entry["url"]).scheme not in _SCHEMES or not urlsplit(entry["url"]).hostname:
+            msg = f"{label}: 'url' must be an http:// or https:// URL with a host"
+            raise SpansiftError(msg)
         match = entry.get("match") or {}
         if not isinstance(match, dict) or set(match) - set(_MATCH_KEYS):
             msg = f"{label}: 'match' keys must be among {', '.join(_MATCH_KEYS)}"
@@ -118,6 +154,8 @@ def deliver(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Outcome:
     """POST `body` as JSON; retry on connection errors, 429 and 5xx with doubling delays."""
+    if urlsplit(hook.url).scheme not in _SCHEMES:
+        return Outcome(False, 0, None, "only http:// and https:// URLs are delivered to")
     headers = {"Content-Type": "application/json", "User-Agent": "spansift-webhook"}
     if hook.secret_header and hook.secret_env:
         secret = os.environ.get(hook.secret_env)
@@ -130,10 +168,12 @@ def deliver(
     for attempt in range(1, attempts + 1):
         request = urllib.request.Request(hook.url, data=data, headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            with _OPENER.open(request, timeout=timeout_s) as response:
                 return Outcome(True, attempt, response.status, None)
         except urllib.error.HTTPError as exc:
             status, error = exc.code, f"HTTP {exc.code}"
+            if exc.msg == _NOT_FOLLOWED:
+                error += f": {_NOT_FOLLOWED}"
             exc.close()
             if exc.code != 429 and exc.code < 500:
                 return Outcome(False, attempt, status, error)

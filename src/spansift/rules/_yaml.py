@@ -71,31 +71,121 @@ def origin_of(path: str, node: Node) -> Origin:
     return Origin(path, mark.line + 1, mark.column + 1)
 
 
+MAX_DEPTH = 64  # nested lists and mappings; real rules stay far below it
+MAX_NODES = 100_000  # nodes of a document once its aliases are expanded
+
+
 def compose(
     text: str, path: str, problems: Problems, code: str = "RULE_YAML_SYNTAX"
 ) -> Node | None:
-    """Parse one YAML document into nodes; a syntax error becomes a located problem."""
+    """Parse one YAML document into nodes; a syntax error becomes a located problem.
+
+    Documents nested deeper than `MAX_DEPTH`, or whose aliases expand to more than
+    `MAX_NODES` nodes (a "billion laughs" file of a few hundred bytes), are refused
+    with a located problem before anything walks them.
+    """
+    prefix = code.split("_", 1)[0]  # RULE or CONTRACT
     try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
+        deep = _too_deep(text)
+        if deep is not None:
+            problems.add(
+                _origin(path, deep), f"{prefix}_TOO_DEEP",
+                f"nesting deeper than {MAX_DEPTH} levels",
+                "flatten the structure; rules never need this depth",
+            )  # fmt: skip
+            return None
+        node: Node | None = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        origin = Origin(path, mark.line + 1, mark.column + 1) if mark else Origin(path)
+        origin = _origin(path, mark) if mark else Origin(path)
         reason = exc.problem or exc.context or "invalid YAML"
         problems.add(origin, code, f"invalid YAML: {reason}", "fix the YAML syntax at this place")
+        return None
     except yaml.YAMLError as exc:
         problems.add(Origin(path), code, f"invalid YAML: {exc}", "fix the YAML syntax")
+        return None
+    big = _expands_too_far(node) if node is not None else None
+    if big is not None:
+        problems.add(
+            origin_of(path, big), f"{prefix}_ALIAS_EXPANSION",
+            f"aliases expand this document to more than {MAX_NODES:,} nodes",
+            "use fewer nested aliases (*name); write lists out or use a named list",
+        )  # fmt: skip
+        return None
+    return node
+
+
+def _origin(path: str, mark: yaml.Mark) -> Origin:
+    return Origin(path, mark.line + 1, mark.column + 1)
+
+
+def _too_deep(text: str) -> yaml.Mark | None:
+    """Where nesting first passes `MAX_DEPTH`; the event parser does not recurse."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                mark: yaml.Mark = event.start_mark  # type: ignore[assignment]
+                return mark
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
+    return None
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _expands_too_far(root: Node) -> Node | None:
+    """The first node whose alias-expanded size passes `MAX_NODES`, or None.
+
+    An alias shares its anchor's node, so the document is a DAG: sizes are computed
+    once per node (iteratively), however many times aliases repeat it.
+    """
+    sizes: dict[int, int] = {}
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if id(node) in sizes:
+            continue
+        children = _children(node)
+        if expanded:
+            size = sizes[id(node)] = 1 + sum(sizes[id(c)] for c in children)
+            if size > MAX_NODES:
+                return node
+            continue
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
     return None
 
 
 def read_text(path: Path, shown: str, problems: Problems, code: str) -> str | None:
-    """A file's text, or a problem saying it cannot be read."""
+    """A file's text, or a problem saying it cannot be read (invalid UTF-8 is located)."""
     try:
-        return path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         problems.add(Origin(shown), code, f"no such file: {shown}", "check the path")
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.add(Origin(shown), code, f"cannot read {shown}: {exc}", "check the file")
-    return None
+        return None
+    except OSError as exc:
+        unreadable = code.replace("NOT_FOUND", "UNREADABLE")
+        problems.add(Origin(shown), unreadable, f"cannot read {shown}: {exc.strerror or exc}",
+                     "check the file's permissions")  # fmt: skip
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        problems.add(
+            Origin(shown, line, column), code.replace("FILE_NOT_FOUND", "ENCODING"),
+            f"invalid UTF-8 (byte 0x{data[exc.start]:02x})", "save the file as UTF-8",
+        )  # fmt: skip
+        return None
 
 
 def pairs(path: str, node: MappingNode, problems: Problems) -> Iterator[tuple[str, Node, Node]]:

@@ -45,7 +45,8 @@ CONTRACT_FIELDS = (
     "contract.budget.tool_calls_per_run",
 )
 _TOP_KEYS = ("agents", "handoff_to_human", "signals")
-_OTHER_KEYS = ("owners", "webhooks")  # sections read by spansift.review, not contracts
+# Sections read elsewhere: spansift.review (owners, webhooks), spansift.evidence (redaction).
+_OTHER_KEYS = ("owners", "webhooks", "redaction")
 _AGENT_KEYS = ("owner", "workflow", "tools", "budget", "handoff_to_human")
 _TOOLS_KEYS = ("allowed", "require_approval", "high_impact")
 _BUDGET_KEYS = ("tokens_per_run", "tool_calls_per_run")

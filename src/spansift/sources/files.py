@@ -20,12 +20,14 @@ line never hides the rest of the file. It blocks on file I/O.
 from __future__ import annotations
 
 import gzip
+import io
 import json
+import sys
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -39,6 +41,7 @@ __all__ = ["SUFFIXES", "Chunk", "iter_file", "iter_paths"]
 
 # File name endings read, each also with `.gz` appended.
 SUFFIXES = (".jsonl", ".json", ".pb")
+STDIN = Path("-")
 _GZIP_MAGIC = b"\x1f\x8b"
 _FRAME_HEADER = 4
 
@@ -80,7 +83,13 @@ def iter_paths(paths: Sequence[Path]) -> Iterator[Path]:
 
 
 def iter_file(path: Path) -> Iterator[Chunk]:
-    """Read one OTLP file chunk by chunk; problems become error chunks, never exceptions."""
+    """Read one OTLP file chunk by chunk; problems become error chunks, never exceptions.
+
+    `-` is standard input, read as it arrives: JSON lines, or protobuf (plain or gzip).
+    """
+    if path == STDIN:
+        yield from _stdin()
+        return
     name = str(path)
     fmt = _format(path)
     if fmt is None:
@@ -111,6 +120,22 @@ def iter_file(path: Path) -> Iterator[Chunk]:
         except (OSError, EOFError, zlib.error) as exc:
             # Reading or decompressing failed part way: report where, keep what came before.
             yield _error(Origin(name), f"cannot read{progress.where()}: {exc}")
+
+
+def _stdin() -> Iterator[Chunk]:
+    name = "<stdin>"
+    progress = _Progress()
+    raw = cast("io.BufferedReader", sys.stdin.buffer)  # standard input is buffered: it peeks
+    try:
+        stream: _Stream = raw
+        if raw.peek(2)[:2] == _GZIP_MAGIC:
+            stream = gzip.GzipFile(fileobj=raw, mode="rb")
+        if stream.peek(64).lstrip()[:1] == b"{":
+            yield from _jsonl(stream, name, progress)
+        else:
+            yield from _pb(stream, name, progress)
+    except (OSError, EOFError, zlib.error) as exc:
+        yield _error(Origin(name), f"cannot read{progress.where()}: {exc}")
 
 
 class _Progress:
