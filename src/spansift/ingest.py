@@ -10,7 +10,9 @@ from spansift.errors import InputError
 from spansift.model import Hit
 from spansift.pipeline import Pipeline
 from spansift.review.actions import sync_fingerprints
+from spansift.runcount import RunCounter
 from spansift.sources.files import iter_file, iter_paths
+from spansift.sources.otlp_proto import spans_from_request
 from spansift.store.log import ExceptionLog
 
 WRITE_BATCH = 2000
@@ -43,6 +45,7 @@ def ingest_paths(
     result = IngestResult()
     sync_fingerprints(log, pipeline.ruleset)
     pending: list[Hit] = []
+    runs = RunCounter(pipeline.ruleset.contracts.signals)  # traffic for the autonomy signal
     spans_before, hits_before = pipeline.counts.spans, pipeline.counts.hits
     for path in iter_paths(list(paths)):
         result.files += 1
@@ -50,9 +53,13 @@ def ingest_paths(
             if chunk.error is not None:
                 result.rejected.append(chunk.error)
             elif chunk.request is not None:
-                pending.extend(pipeline.request(chunk.request))
+                spans = list(spans_from_request(chunk.request))
+                runs.add(spans)
+                pending.extend(pipeline.spans(spans))
             elif chunk.spans is not None:
-                pending.extend(pipeline.spans(chunk.spans))
+                spans = list(chunk.spans)
+                runs.add(spans)
+                pending.extend(pipeline.spans(spans))
             if len(pending) >= WRITE_BATCH:
                 result.new_rows += log.write(pending)
                 pending.clear()
@@ -61,6 +68,7 @@ def ingest_paths(
     pending.extend(pipeline.finish())
     result.new_rows += log.write(pending)
     log.record_losses("ingest", pipeline.take_losses())
+    log.record_runs(runs.take())
     if pipeline.assembler is not None:
         result.traces_evicted = pipeline.assembler.counters.traces_evicted
         result.spans_dropped = pipeline.assembler.counters.spans_dropped

@@ -24,7 +24,9 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from spansift.model import Hit, Span
 from spansift.pipeline import Pipeline
 from spansift.review.actions import sync_fingerprints
+from spansift.review.owners import OwnerRule, load_owners, router
 from spansift.rules import RuleSet, load_ruleset
+from spansift.runcount import RunCounter
 from spansift.sources.sdk import span_from_readable
 from spansift.store.log import DEFAULT_DB, ExceptionLog
 
@@ -42,6 +44,8 @@ class ExceptionLogProcessor(SpanProcessor):
         max_queue_size: spans held for the worker; beyond it spans are dropped and counted.
         batch_size: spans processed per rule pass and DuckDB transaction.
         flush_interval_ms: how long the worker waits before processing a partial batch.
+        owners: owner routing rules (or a YAML file with an `owners:` list) applied as rows
+            are written; default: the `owners:` section of the contracts file, if any.
 
     Loading rules happens here, on the caller's thread: bad rules raise
     `spansift.errors.ConfigError` listing every problem, before any span is seen.
@@ -56,10 +60,16 @@ class ExceptionLogProcessor(SpanProcessor):
         max_queue_size: int = 8192,
         batch_size: int = 512,
         flush_interval_ms: int = 1000,
+        owners: str | Path | Sequence[OwnerRule] | None = None,
     ) -> None:
         ruleset = rules if isinstance(rules, RuleSet) else load_ruleset(rules, contracts)
         self.pipeline = Pipeline(ruleset)
         self._log = ExceptionLog(db)
+        if owners is None and isinstance(contracts, (str, Path)):
+            owners = contracts  # its `owners:` section, if any
+        if isinstance(owners, (str, Path)):
+            owners = load_owners(owners)
+        self._log.route_owner = router(owners or ())
         sync_fingerprints(self._log, ruleset)
         self._queue: deque[ReadableSpan | Span] = deque()
         self._max_queue = max_queue_size
@@ -76,6 +86,7 @@ class ExceptionLogProcessor(SpanProcessor):
         self._gap_first_ns = 0
         self._gap_last_ns = 0
         self._gap_recorded = 0
+        self._runs = RunCounter(ruleset.contracts.signals)  # traffic for the autonomy signal
         self._worker = threading.Thread(target=self._run, name="spansift-processor", daemon=True)
         self._worker.start()
 
@@ -156,6 +167,7 @@ class ExceptionLogProcessor(SpanProcessor):
             self._log.write(hits_of())
             pipeline = self.pipeline
             self._log.record_losses("processor", pipeline.take_losses())
+            self._log.record_runs(self._runs.take())
         except Exception:
             self.worker_errors += 1
             _logger.exception("spansift: failed to evaluate or write closed traces")
@@ -174,11 +186,9 @@ class ExceptionLogProcessor(SpanProcessor):
             except IndexError:
                 pass
             try:
-                pending.extend(
-                    self.pipeline.spans(
-                        s if isinstance(s, Span) else span_from_readable(s) for s in batch
-                    )
-                )
+                spans = [s if isinstance(s, Span) else span_from_readable(s) for s in batch]
+                self._runs.add(spans)
+                pending.extend(self.pipeline.spans(spans))
             except Exception:
                 self.worker_errors += 1
                 _logger.exception("spansift: failed to process %d spans", len(batch))

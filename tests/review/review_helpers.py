@@ -16,6 +16,7 @@ import duckdb
 import pytest
 
 from spansift.model import Hit, Match, Severity, Span, SpanKind, StatusCode
+from spansift.review.owners import load_owners, router
 from spansift.store.log import ExceptionLog
 
 DAY_NS = 86_400 * 10**9
@@ -47,9 +48,11 @@ def hit(
     return Hit(match, span, fields)
 
 
-def seed(db: Path, hits: Sequence[Hit]) -> int:
-    """Write hits through `ExceptionLog.write`, as the pipeline does."""
+def seed(db: Path, hits: Sequence[Hit], owners: Path | None = None) -> int:
+    """Write hits through `ExceptionLog.write`, as the pipeline does (routing owners if given)."""
     with ExceptionLog(db) as log:
+        if owners is not None:
+            log.route_owner = router(load_owners(owners))
         return log.write(hits)
 
 
@@ -107,21 +110,22 @@ class Serve:
         return code
 
 
-def scenario(db: Path) -> None:
+def scenario(db: Path, owners: Path | None = None) -> None:
     """A week of activity: support grows without controls, billing regresses after a fix."""
     from click.testing import CliRunner
 
     from spansift.cli import main
     from spansift.model import Severity as S
 
-    seed(db, [hit(1, age_days=6), hit(2, age_days=6, tool="search_docs")])
-    seed(db, [hit(n, age_days=1, severity=S.HIGH) for n in range(3, 7)])
-    seed(db, [hit(7, age_days=1, kind="human_override", rule="human-override", tool="edit")])
-    seed(db, [hit(10, age_days=5, workflow="billing", tool="charge", owner="payments")])
+    seed(db, [hit(1, age_days=6), hit(2, age_days=6, tool="search_docs")], owners)
+    seed(db, [hit(n, age_days=1, severity=S.HIGH) for n in range(3, 7)], owners)
+    override = hit(7, age_days=1, kind="human_override", rule="human-override", tool="edit")
+    seed(db, [override], owners)
+    seed(db, [hit(10, age_days=5, workflow="billing", tool="charge", owner="payments")], owners)
     CliRunner().invoke(
         main,
         ["resolve", "--workflow", "billing", "--by", "carol", "--resolution", "idempotency key",
          "--follow-up", "eval_case", "--db", str(db)],
     )  # fmt: skip
-    seed(db, [hit(11, age_days=0, workflow="billing", tool="charge", owner="payments")])
-    seed(db, [hit(20, age_days=2, workflow="ops", agent="cron-agent", tool="shell")])
+    seed(db, [hit(11, age_days=0, workflow="billing", tool="charge", owner="payments")], owners)
+    seed(db, [hit(20, age_days=2, workflow="ops", agent="cron-agent", tool="shell")], owners)

@@ -13,6 +13,7 @@ import duckdb
 from spansift.cli._remote import remote_read
 from spansift.errors import ConfigError, SpansiftError
 from spansift.remote import RemoteError
+from spansift.review.owners import OwnerRule, load_owners
 from spansift.rules import RuleSet, load_ruleset
 from spansift.store.log import DEFAULT_DB, ExceptionLog
 
@@ -96,3 +97,25 @@ def read_query(
         except duckdb.Error as exc:
             fail(f"query failed: {exc}")
             raise
+
+
+def owner_rules(path: str | None, contracts: str | None = None) -> tuple[OwnerRule, ...]:
+    """Routing rules from --owners, else the `owners:` section of the contracts file."""
+    if path is None:
+        path = contracts or (CONTRACTS_FILE if os.path.exists(CONTRACTS_FILE) else None)
+    if path is None:
+        return ()
+    try:
+        return load_owners(path)
+    except SpansiftError as exc:
+        fail(str(exc))
+        raise
+
+
+def owners_option(func: F) -> F:
+    return click.option(
+        "--owners",
+        type=click.Path(exists=True, dir_okay=False),
+        help="Owner routing rules applied as rows are written (YAML `owners:` list) "
+        f"[default: the contracts file, else ./{CONTRACTS_FILE}].",
+    )(func)

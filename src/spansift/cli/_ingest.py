@@ -7,10 +7,18 @@ from pathlib import Path
 
 import click
 
-from spansift.cli._common import db_option, fail, load_rules, rules_options
+from spansift.cli._common import (
+    db_option,
+    fail,
+    load_rules,
+    owner_rules,
+    owners_option,
+    rules_options,
+)
 from spansift.errors import SpansiftError
 from spansift.ingest import ingest_paths
 from spansift.pipeline import Pipeline
+from spansift.review.owners import router
 from spansift.sources.files import iter_paths
 from spansift.store.log import ExceptionLog
 
@@ -25,8 +33,13 @@ def _plural(n: int, word: str) -> str:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @db_option
 @rules_options
+@owners_option
 def ingest(
-    paths: tuple[Path, ...], db: str, rule_paths: tuple[str, ...], contracts: str | None
+    paths: tuple[Path, ...],
+    db: str,
+    rule_paths: tuple[str, ...],
+    contracts: str | None,
+    owners: str | None,
 ) -> None:
     """Read OTLP files (.json, .jsonl, .pb, optionally .gz) or folders of them into the log.
 
@@ -35,12 +48,14 @@ def ingest(
     status is then 1.
     """
     ruleset = load_rules(rule_paths, contracts)
+    routing = router(owner_rules(owners, contracts))
     total_bytes = sum(p.stat().st_size for p in iter_paths(list(paths)))
     try:
         log = ExceptionLog(db)
     except SpansiftError as exc:
         fail(str(exc))
         raise
+    log.route_owner = routing
     show_progress = sys.stderr.isatty() and total_bytes >= PROGRESS_MIN_BYTES
     with (
         log,

@@ -15,7 +15,15 @@ from typing import Any
 import click
 import duckdb
 
-from spansift.cli._common import db_option, fail, load_rules, read_query, rules_options
+from spansift.cli._common import (
+    db_option,
+    fail,
+    load_rules,
+    owner_rules,
+    owners_option,
+    read_query,
+    rules_options,
+)
 from spansift.cli._remote import current_token, token_option
 from spansift.errors import SpansiftError
 from spansift.receiver import Limits, Receiver, ReceiverConfig
@@ -46,6 +54,7 @@ def _say(text: str) -> None:
 @click.command()
 @db_option
 @rules_options
+@owners_option
 @click.option(
     "--host",
     envvar="SPANSIFT_HOST",
@@ -113,6 +122,7 @@ def serve(
     db: str,
     rule_paths: tuple[str, ...],
     contracts: str | None,
+    owners: str | None,
     host: str,
     grpc_port: int,
     http_port: int,
@@ -138,6 +148,7 @@ def serve(
     config = ReceiverConfig(
         db=db, host=host, grpc_port=grpc_port, http_port=http_port, token=token or None,
         limits=limits, shutdown_timeout_s=shutdown_timeout, pause_file=test_pause_file,
+        owners=owner_rules(owners, contracts),
     )  # fmt: skip
     receiver = Receiver(config, ruleset)
     stop = threading.Event()

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 
 from spansift.model import Hit
 from spansift.receiver._spool import KIND_JSON, Record, Spool
+from spansift.runcount import RunCounter
 from spansift.sources.otlp_json import parse_json
-from spansift.sources.otlp_proto import decode_request
+from spansift.sources.otlp_proto import decode_request, spans_from_request
 
 if TYPE_CHECKING:
     from spansift.pipeline import Pipeline
@@ -56,6 +57,7 @@ class Worker:
         self._pause_file = pause_file  # test hook: while this file exists, nothing is processed
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="spansift-worker", daemon=True)
+        self.runs = RunCounter(pipeline.ruleset.contracts.signals)  # traffic per workflow
 
     def start(self) -> None:
         self._thread.start()
@@ -100,9 +102,11 @@ class Worker:
             tag = record.end[0]  # its spool segment: kept while a trace needs it
             try:
                 if record.kind == KIND_JSON:
-                    hits.extend(pipeline.spans(parse_json(record.payload), tag))
+                    decoded = list(parse_json(record.payload))
                 else:
-                    hits.extend(pipeline.request(decode_request(record.payload), tag))
+                    decoded = list(spans_from_request(decode_request(record.payload)))
+                self.runs.add(decoded)
+                hits.extend(pipeline.spans(decoded, tag))
             except Exception as exc:  # a poison record must not stop the receiver
                 self._poison(record, exc)
             spans += pipeline.counts.spans - before
@@ -133,6 +137,7 @@ class Worker:
             written = self.log.write(hits)
             pipeline = self.pipeline
             self.log.record_losses("receiver", pipeline.take_losses())
+            self.log.record_runs(self.runs.take())
         except Exception as exc:
             message = f"writing {len(hits)} exceptions failed, will retry: {exc}"
             _logger.error("spansift serve: %s", message)

@@ -28,6 +28,7 @@ from spansift.receiver._spool import Recovery, Spool
 from spansift.receiver._stats import Counters
 from spansift.receiver._worker import Worker
 from spansift.review.actions import ActionError, apply, sync_fingerprints
+from spansift.review.owners import OwnerRule, router
 from spansift.store.log import ExceptionLog
 
 if TYPE_CHECKING:
@@ -67,6 +68,7 @@ class ReceiverConfig:
     shutdown_timeout_s: float = 30.0
     grpc_workers: int = 16
     pause_file: str | None = None
+    owners: tuple[OwnerRule, ...] = ()  # routing applied as rows are written
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,7 @@ class Receiver:
         """Open the log, replay the spool, listen; raises SpansiftError, OSError or RuntimeError."""
         config = self.config
         log = self.log = ExceptionLog(config.db)  # fails fast if another process holds the file
+        log.route_owner = router(config.owners)
         spool_dir = spool_path(config.db)
         spool_dir.mkdir(mode=0o700, exist_ok=True)  # raw requests may hold sensitive attributes
         export_dir = spool_dir / "export"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -9,19 +11,16 @@ from typing import Any
 from spansift._table import aligned
 from spansift.review.report import Review
 
-MAX_CELL = 60
-
 
 def cell(value: Any) -> str:
-    """A value as short, one-line text."""
+    """A value as one line of text; nothing is cut (summaries are read in full)."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         return f"{value:%Y-%m-%d %H:%M}"
     if isinstance(value, float):
         return f"{value:,.1f}"
-    text = str(value).replace("\n", " ")
-    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 3] + "..."
+    return str(value).replace("\n", " ")
 
 
 def _aligned(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
@@ -63,3 +62,45 @@ def render_markdown(review: Review) -> str:
         if table.note:
             out += ["", f"_{table.note}_"]
     return "\n".join(out)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def render_json(review: Review) -> str:
+    """One JSON document: window, totals, patterns in triage order, signals and every table."""
+    doc = {
+        "since": review.since.isoformat(),
+        "until": review.until.isoformat(),
+        "totals": dict(review.totals),
+        "patterns": [p.as_json() for p in review.patterns],
+        "signals": [
+            {
+                "workflow": s.workflow,
+                "runs": list(s.runs),
+                "runs_with_exceptions": list(s.hit_runs),
+                "rates": list(s.rates),
+                "ratio": _plain(s.ratio),
+                "p_value": s.p_value,
+                "controls_added": s.controls_added,
+                "verdict": s.verdict,
+                "flagged": s.flagged,
+            }
+            for s in review.signals
+        ],
+        "tables": [
+            {
+                "title": t.title,
+                "columns": list(t.columns),
+                "rows": [[_plain(v) for v in row] for row in t.rows],
+                "note": t.note,
+            }
+            for t in review.tables
+        ],
+    }
+    return json.dumps(doc, ensure_ascii=False, indent=1)
