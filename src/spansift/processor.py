@@ -21,10 +21,13 @@ from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
+from spansift.export import attach_otel
 from spansift.model import Hit, Span
 from spansift.pipeline import Pipeline
 from spansift.review.actions import sync_fingerprints
-from spansift.review.owners import OwnerRule, load_owners, router
+from spansift.review.owners import OwnerRule, load_owners, load_section, router
+from spansift.review.push import Notifier
+from spansift.review.webhooks import Hook, parse_hooks
 from spansift.rules import RuleSet, load_ruleset
 from spansift.runcount import RunCounter
 from spansift.sources.sdk import span_from_readable
@@ -46,6 +49,11 @@ class ExceptionLogProcessor(SpanProcessor):
         flush_interval_ms: how long the worker waits before processing a partial batch.
         owners: owner routing rules (or a YAML file with an `owners:` list) applied as rows
             are written; default: the `owners:` section of the contracts file, if any.
+        otel_export: emit new exceptions and decisions as OTLP logs and metrics (see
+            `spansift.export.otel`); None reads `SPANSIFT_OTEL_EXPORT`.
+        webhooks: targets (or a YAML file with a `webhooks:` list) pushed one message per
+            new or regressed pattern from a thread of their own; default: the contracts
+            file's `webhooks:` section, if any.
 
     Loading rules happens here, on the caller's thread: bad rules raise
     `spansift.errors.ConfigError` listing every problem, before any span is seen.
@@ -61,6 +69,8 @@ class ExceptionLogProcessor(SpanProcessor):
         batch_size: int = 512,
         flush_interval_ms: int = 1000,
         owners: str | Path | Sequence[OwnerRule] | None = None,
+        otel_export: bool | None = None,
+        webhooks: str | Path | Sequence[Hook] | None = None,
     ) -> None:
         ruleset = rules if isinstance(rules, RuleSet) else load_ruleset(rules, contracts)
         self.pipeline = Pipeline(ruleset)
@@ -70,6 +80,15 @@ class ExceptionLogProcessor(SpanProcessor):
         if isinstance(owners, (str, Path)):
             owners = load_owners(owners)
         self._log.route_owner = router(owners or ())
+        self._otel = attach_otel(self._log, otel_export)
+        if webhooks is None and isinstance(contracts, (str, Path)):
+            webhooks = contracts  # its `webhooks:` section, if any
+        if isinstance(webhooks, (str, Path)):
+            webhooks = parse_hooks(load_section(webhooks, "webhooks"), str(webhooks))
+        self._notifier = Notifier(self._log, webhooks) if webhooks else None
+        if self._notifier is not None:
+            self._log.listeners.append(self._notifier.listener)
+            self._notifier.start()
         sync_fingerprints(self._log, ruleset)
         self._queue: deque[ReadableSpan | Span] = deque()
         self._max_queue = max_queue_size
@@ -141,6 +160,10 @@ class ExceptionLogProcessor(SpanProcessor):
                 "spansift: shutdown deadline passed with %d spans queued", len(self._queue)
             )
             return
+        if self._notifier is not None:
+            self._notifier.stop(time.monotonic() + timeout_millis / 1000)
+        if self._otel is not None:
+            self._otel.shutdown()
         self._log.close()
 
     # -- worker thread -------------------------------------------------------

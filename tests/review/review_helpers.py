@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -129,3 +131,63 @@ def scenario(db: Path, owners: Path | None = None) -> None:
     )  # fmt: skip
     seed(db, [hit(11, age_days=0, workflow="billing", tool="charge", owner="payments")], owners)
     seed(db, [hit(20, age_days=2, workflow="ops", agent="cron-agent", tool="shell")], owners)
+
+
+class WebhookSink(ThreadingHTTPServer):
+    """A local webhook target answering `fail_first` requests with 503, then 200.
+
+    `fail_first` may be changed while it runs (a target that comes back up).
+    """
+
+    daemon_threads = True
+
+    def __init__(self, fail_first: int) -> None:
+        super().__init__(("127.0.0.1", 0), _SinkHandler)
+        self.fail_first = fail_first
+        self.requests: list[tuple[dict[str, str], Any]] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/hook"
+
+    def bodies(self, status: int = 200) -> list[Any]:
+        """Bodies of the requests answered with `status`."""
+        return [body for headers, body in self.requests if headers["x-answered"] == str(status)]
+
+
+class _SinkHandler(BaseHTTPRequestHandler):
+    server: WebhookSink
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        failing = len(self.server.requests) < self.server.fail_first
+        headers["x-answered"] = "503" if failing else "200"
+        headers.update(dict(self.headers))
+        self.server.requests.append((headers, body))
+        self.send_response(503 if failing else 200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+def send_failed_tool(endpoint: str, tool: str, service: str = "shop") -> tuple[str, str]:
+    """Send one failed `execute_tool` root span with the real OTLP/HTTP span exporter."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.trace import Status, StatusCode
+
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+    with provider.get_tracer("t").start_as_current_span(f"execute_tool {tool}") as span:
+        span.set_attribute("gen_ai.operation.name", "execute_tool")
+        span.set_attribute("gen_ai.tool.name", tool)
+        span.set_status(Status(StatusCode.ERROR, "gateway timed out"))
+        context = span.get_span_context()
+        ids = (f"{context.trace_id:032x}", f"{context.span_id:016x}")
+    provider.shutdown()
+    return ids

@@ -13,7 +13,8 @@ import duckdb
 from spansift.cli._remote import remote_read
 from spansift.errors import ConfigError, SpansiftError
 from spansift.remote import RemoteError
-from spansift.review.owners import OwnerRule, load_owners
+from spansift.review.owners import OwnerRule, load_owners, load_section
+from spansift.review.webhooks import Hook, parse_hooks
 from spansift.rules import RuleSet, load_ruleset
 from spansift.store.log import DEFAULT_DB, ExceptionLog
 
@@ -99,10 +100,16 @@ def read_query(
             raise
 
 
-def owner_rules(path: str | None, contracts: str | None = None) -> tuple[OwnerRule, ...]:
-    """Routing rules from --owners, else the `owners:` section of the contracts file."""
+def _section_file(path: str | None, contracts: str | None) -> str | None:
+    """The file a section comes from: given, else the contracts file, else ./spansift.yaml."""
     if path is None:
         path = contracts or (CONTRACTS_FILE if os.path.exists(CONTRACTS_FILE) else None)
+    return path
+
+
+def owner_rules(path: str | None, contracts: str | None = None) -> tuple[OwnerRule, ...]:
+    """Routing rules from --owners, else the `owners:` section of the contracts file."""
+    path = _section_file(path, contracts)
     if path is None:
         return ()
     try:
@@ -119,3 +126,15 @@ def owners_option(func: F) -> F:
         help="Owner routing rules applied as rows are written (YAML `owners:` list) "
         f"[default: the contracts file, else ./{CONTRACTS_FILE}].",
     )(func)
+
+
+def webhook_targets(path: str | None, contracts: str | None = None) -> tuple[Hook, ...]:
+    """Webhooks from --webhooks, else the `webhooks:` section of the contracts file."""
+    path = _section_file(path, contracts)
+    if path is None:
+        return ()
+    try:
+        return parse_hooks(load_section(path, "webhooks"), path)
+    except SpansiftError as exc:
+        fail(str(exc))
+        raise

@@ -23,6 +23,7 @@ from spansift.cli._common import (
     owners_option,
     read_query,
     rules_options,
+    webhook_targets,
 )
 from spansift.cli._remote import current_token, token_option
 from spansift.errors import SpansiftError
@@ -35,6 +36,7 @@ from spansift.remote import (
     remote_query,
 )
 from spansift.review.evals import eval_cases, select_ids
+from spansift.review.webhooks import Hook
 from spansift.store.log import ExceptionLog
 
 # Every table, plus the `exceptions` view (the rows with their review state) that users read.
@@ -44,6 +46,10 @@ _TABLES_SQL = (
     "WHERE database_name = current_database() AND schema_name = 'main' "
     "AND view_name = 'exceptions' ORDER BY 1"
 )
+
+
+def _pushing(hooks: Sequence[Hook]) -> str:
+    return f", pushing to {len(hooks)} webhook{'s' if len(hooks) != 1 else ''}" if hooks else ""
 
 
 def _say(text: str) -> None:
@@ -114,6 +120,21 @@ def _say(text: str) -> None:
     help="Seconds SIGTERM/SIGINT may take to drain the spool.",
 )
 @click.option(
+    "--webhooks",
+    "hooks_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Push one message per new or regressed pattern to these webhooks (YAML `webhooks:` "
+    "list) [default: the contracts file, else ./spansift.yaml].",
+)
+@click.option(
+    "--otel-export/--no-otel-export",
+    envvar="SPANSIFT_OTEL_EXPORT",
+    default=False,
+    show_default=True,
+    help="Emit each new exception and decision as an OTLP log record, plus metrics, to the "
+    "endpoint of the standard OTEL_EXPORTER_OTLP_* variables (env SPANSIFT_OTEL_EXPORT).",
+)
+@click.option(
     "--test-pause-file",
     hidden=True,
     help="Testing only: while this file exists the worker processes nothing.",
@@ -131,6 +152,8 @@ def serve(
     max_backlog_mib: int,
     max_backlog_requests: int,
     shutdown_timeout: float,
+    hooks_file: str | None,
+    otel_export: bool,
     test_pause_file: str | None,
 ) -> None:
     """Receive OTLP traces (gRPC and HTTP) and keep the exception log up to date.
@@ -140,6 +163,7 @@ def serve(
     runs, `spansift ls/query/stats/export` read through it.
     """
     ruleset = load_rules(rule_paths, contracts)
+    hooks = webhook_targets(hooks_file, contracts)
     limits = Limits(
         max_body_bytes=max_body_mib << 20,
         max_backlog_bytes=max_backlog_mib << 20,
@@ -148,7 +172,7 @@ def serve(
     config = ReceiverConfig(
         db=db, host=host, grpc_port=grpc_port, http_port=http_port, token=token or None,
         limits=limits, shutdown_timeout_s=shutdown_timeout, pause_file=test_pause_file,
-        owners=owner_rules(owners, contracts),
+        owners=owner_rules(owners, contracts), otel_export=otel_export, hooks=hooks,
     )  # fmt: skip
     receiver = Receiver(config, ruleset)
     stop = threading.Event()
@@ -171,7 +195,7 @@ def serve(
         )
     _say(
         f"otlp grpc {host}:{receiver.grpc_port}, otlp http {host}:{receiver.http_port}, "
-        f"db {db}, {len(ruleset)} rules; ready"
+        f"db {db}, {len(ruleset)} rules{_pushing(hooks)}; ready"
     )
     while not stop.wait(1.0):
         pass

@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from importlib import metadata
 from typing import Any
 
 from opentelemetry import trace
@@ -49,10 +50,10 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 
-from spansift import __version__
 from spansift.store.events import EXCEPTIONS, Written
 
 ENV = "SPANSIFT_OTEL_EXPORT"
+__version__ = metadata.version("spansift")  # the package's own import would be circular
 SCOPE = "spansift"
 _SEVERITY = {
     "info": SeverityNumber.INFO,
@@ -61,13 +62,19 @@ _SEVERITY = {
     "high": SeverityNumber.ERROR,
     "critical": SeverityNumber.FATAL,
 }
+# (attribute name under spansift.exception., row column)
 _ROW_KEYS = (
-    "exception_id", "exception_type", "severity", "rule_id", "workflow", "step", "agent", "tool",
-    "boundary", "owner", "status", "follow_up", "summary",
+    ("id", "exception_id"), ("type", "exception_type"), ("severity", "severity"),
+    ("rule_id", "rule_id"), ("workflow", "workflow"), ("step", "step"), ("agent", "agent"),
+    ("tool", "tool"), ("boundary", "boundary"), ("owner", "owner"), ("status", "status"),
+    ("follow_up", "follow_up"), ("summary", "summary"), ("occurred_at", "occurred_at"),
 )  # fmt: skip
-_DECISION_KEYS = (
-    "decision_id", "exception_id", "fingerprint", "actor", "action", "status", "owner",
-    "resolution", "follow_up", "note",
+_DECISION_KEYS = tuple(
+    (k, k)
+    for k in (
+        "decision_id", "exception_id", "fingerprint", "actor", "action", "status", "owner",
+        "resolution", "follow_up", "note", "until_at", "suppressed_until",
+    )
 )  # fmt: skip
 # exception_id -> (trace_id, span_id, detected_at); read from the log for decisions.
 Lookup = Callable[[Sequence[str]], Mapping[str, tuple[str, str, datetime]]]
@@ -109,13 +116,15 @@ def _context(trace_id: str | None, span_id: str | None) -> Any:
     return trace.set_span_in_context(trace.NonRecordingSpan(span_context))
 
 
-def _attributes(prefix: str, row: Mapping[str, Any], keys: Sequence[str]) -> dict[str, Any]:
+def _attributes(
+    prefix: str, row: Mapping[str, Any], keys: Sequence[tuple[str, str]]
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for key in keys:
-        value = row.get(key)
+    for name, column in keys:
+        value = row.get(column)
         if value is None or value == "":
             continue
-        out[f"{prefix}.{key}"] = value.isoformat() if isinstance(value, datetime) else value
+        out[f"{prefix}.{name}"] = value.isoformat() if isinstance(value, datetime) else value
     return out
 
 

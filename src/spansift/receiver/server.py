@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from spansift.export import OtelExport, attach_otel
 from spansift.pipeline import Pipeline
 from spansift.receiver._grpc import start_grpc
 from spansift.receiver._http import OtlpHttpServer
@@ -29,6 +30,8 @@ from spansift.receiver._stats import Counters
 from spansift.receiver._worker import Worker
 from spansift.review.actions import ActionError, apply, sync_fingerprints
 from spansift.review.owners import OwnerRule, router
+from spansift.review.push import Notifier
+from spansift.review.webhooks import Hook
 from spansift.store.log import ExceptionLog
 
 if TYPE_CHECKING:
@@ -69,6 +72,8 @@ class ReceiverConfig:
     grpc_workers: int = 16
     pause_file: str | None = None
     owners: tuple[OwnerRule, ...] = ()  # routing applied as rows are written
+    otel_export: bool | None = None  # exceptions and decisions out as OTLP; None: the env var
+    hooks: tuple[Hook, ...] = ()  # webhooks pushed one message per new or regressed pattern
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +103,19 @@ class Receiver:
         self._grpc: grpc.Server | None = None
         self._worker: Worker | None = None
         self._intake: Intake | None = None
+        self._otel: OtelExport | None = None
+        self._notifier: Notifier | None = None
 
     def start(self) -> None:
         """Open the log, replay the spool, listen; raises SpansiftError, OSError or RuntimeError."""
         config = self.config
         log = self.log = ExceptionLog(config.db)  # fails fast if another process holds the file
         log.route_owner = router(config.owners)
+        self._otel = attach_otel(log, config.otel_export)
+        if config.hooks:
+            self._notifier = Notifier(log, config.hooks)
+            log.listeners.append(self._notifier.listener)
+            self._notifier.start()
         spool_dir = spool_path(config.db)
         spool_dir.mkdir(mode=0o700, exist_ok=True)  # raw requests may hold sensitive attributes
         export_dir = spool_dir / "export"
@@ -200,6 +212,10 @@ class Receiver:
             if self._worker is not None:
                 drained = self._worker.stop(deadline)
         backlog_bytes, backlog_requests = spool.backlog() if spool else (0, 0)
+        if self._notifier is not None:
+            self._notifier.stop(deadline)  # what stays pending is sent after the next start
+        if self._otel is not None:
+            self._otel.shutdown()  # exports what is buffered while the log can still be read
         if self.log is not None and (self._worker is None or not self._worker.alive()):
             self.log.checkpoint()
             self.log.close()

@@ -41,8 +41,9 @@ CREATE TABLE workflow_runs (
 );
 
 -- Pushed notifications: one row per (hook, pattern, event). `state` is pending until the
--- hook answered 2xx (delivered) or gave up (failed); a restart resends what is pending and
--- never what was delivered. Operational, not chained.
+-- hook answered 2xx (delivered) or refused it for good (a 4xx other than 429); failed rounds
+-- are tried again after a growing pause. A restart resends what is pending and never what
+-- was delivered. Operational, not chained.
 CREATE TABLE notifications (
     notification_id VARCHAR PRIMARY KEY,
     hook            VARCHAR NOT NULL,
@@ -50,11 +51,13 @@ CREATE TABLE notifications (
     event           VARCHAR NOT NULL,        -- new, regressed
     exception_id    VARCHAR NOT NULL,        -- the row that raised the event
     owner           VARCHAR,
-    state           VARCHAR NOT NULL,        -- pending, delivered, failed
-    attempts        INTEGER NOT NULL,
+    state           VARCHAR NOT NULL,        -- pending, delivered, refused (4xx other than 429)
+    attempts        INTEGER NOT NULL,        -- HTTP requests made so far
+    rounds          INTEGER NOT NULL,        -- delivery rounds that failed (each with retries)
     http_status     INTEGER,
     error           VARCHAR,
     created_at      TIMESTAMP NOT NULL,      -- UTC
+    next_at         TIMESTAMP NOT NULL,      -- UTC, not tried again before this
     sent_at         TIMESTAMP                -- UTC, when delivered
 );
 
