@@ -7,6 +7,7 @@
     GET  /spansift/export?table=NAME   a Parquet snapshot of one table
     POST /spansift/act       a review write (decision, grant, suspension), see spansift.review
     GET  /spansift/suspended?agent=A&workflow=W   {"suspended": bool} before an agent acts
+    GET  /review, /review/api/*  the review page and its API (see `_review_http`)
 
 The stdlib server costs no dependency and, per the baselines, carries about
 38K spans/s of parse-and-walk work, above what the rules leave anyway. One
@@ -28,6 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from google.rpc import code_pb2
 
+from spansift.receiver import _review_http
 from spansift.receiver._intake import BusyError, Intake
 from spansift.receiver._query import QueryBusyError, QueryError, QueryService
 from spansift.receiver._wire import (
@@ -82,6 +84,7 @@ class OtlpHttpServer(ThreadingHTTPServer):
         self.token = token
         self.act: Act | None = None  # set by the receiver: review writes on the writer's lock
         self.suspended: Callable[[str | None, str | None], bool] = lambda _a, _w: False
+        self.review: _review_http.ReviewPages | None = None  # set by the receiver
         self._connections = threading.BoundedSemaphore(MAX_CONNECTIONS)
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -129,6 +132,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str) -> None:
         path = urlsplit(self.path).path
+        if path == "/review" or path.startswith("/review/"):
+            _review_http.handle(self.server.review, self, method)
+            return
         allowed = _ROUTES.get(path)
         if allowed is None:
             self.close_connection = True  # the body, if any, is not read

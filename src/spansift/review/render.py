@@ -74,7 +74,12 @@ def _plain(value: Any) -> Any:
 
 def render_json(review: Review) -> str:
     """One JSON document: window, totals, patterns in triage order, signals and every table."""
-    doc = {
+    return json.dumps(review_dict(review), ensure_ascii=False, indent=1)
+
+
+def review_dict(review: Review) -> dict[str, Any]:
+    """The review as JSON-ready data (what `--format json` prints and the page reads)."""
+    return {
         "since": review.since.isoformat(),
         "until": review.until.isoformat(),
         "totals": dict(review.totals),
@@ -103,4 +108,3 @@ def render_json(review: Review) -> str:
             for t in review.tables
         ],
     }
-    return json.dumps(doc, ensure_ascii=False, indent=1)
