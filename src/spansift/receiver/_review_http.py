@@ -9,21 +9,24 @@ With `--token`, every request needs `Authorization: Bearer T` or the cookie the 
 visit set (HttpOnly, SameSite=Strict). Posts also need `X-Spansift-Review: 1`, which a
 cross-site form cannot send. The listener binds loopback unless `--host` says otherwise.
 
-Threading contract: `handle` runs on the HTTP handler's thread; reads go through the log's
-lock (`ExceptionLog.query`) and writes through the receiver's `act`, as `spansift ack` does.
+Threading contract: `handle` runs on the HTTP handler's thread. Reads use a cursor of their
+own in a read-only transaction (`reader`), so a slow review never holds the writer's lock;
+writes go through the receiver's `act`, as `spansift ack` does.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.cookies import SimpleCookie
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+import duckdb
 
 from spansift.receiver._wire import token_ok
 from spansift.review.actions import ActionError
@@ -33,6 +36,22 @@ from spansift.review.report import BY
 
 COOKIE = "spansift_review"
 MAX_BODY = 64 << 10
+
+
+def reader(con: duckdb.DuckDBPyConnection) -> Fetch:
+    """Read-only SQL on a fresh cursor of `con`, native values (datetimes stay datetimes)."""
+
+    def fetch(sql: str, params: Sequence[Any]) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+        cursor = con.cursor()
+        try:
+            cursor.execute("BEGIN TRANSACTION READ ONLY")
+            cursor.execute(sql, list(params))
+            columns = tuple(d[0] for d in cursor.description or ())
+            return columns, cursor.fetchall()
+        finally:
+            cursor.close()  # also ends the transaction
+
+    return fetch
 
 
 @dataclass(frozen=True, slots=True)

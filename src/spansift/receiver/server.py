@@ -25,7 +25,7 @@ from spansift.receiver._grpc import start_grpc
 from spansift.receiver._http import OtlpHttpServer
 from spansift.receiver._intake import Intake, Limits
 from spansift.receiver._query import QueryService, lock_down
-from spansift.receiver._review_http import ReviewPages
+from spansift.receiver._review_http import ReviewPages, reader
 from spansift.receiver._spool import Recovery, Spool
 from spansift.receiver._stats import Counters
 from spansift.receiver._worker import Worker
@@ -135,7 +135,7 @@ class Receiver:
         self.http_port = self._http.server_address[1]
         self._http.act = self._act
         self._http.suspended = log.is_suspended
-        self._http.review = ReviewPages(log.query, self._act, config.token)
+        self._http.review = ReviewPages(reader(log.con), self._act, config.token)
         sync_fingerprints(log, self.ruleset)
         self._http_thread = threading.Thread(
             target=self._http.serve_forever, kwargs={"poll_interval": 0.2},

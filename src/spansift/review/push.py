@@ -63,10 +63,10 @@ GROUP BY p.fingerprint
 """
 _ROW_SQL = """
 SELECT e.exception_id, e.occurred_at, e.workflow, e.exception_type, e.severity, e.rule_id,
-       e.agent, e.tool, e.summary, e.owner, e.status, e.trace_id, e.span_id,
-       v.exceptions, v.first_seen, v.fingerprint
+       e.agent, e.tool, e.summary, e.owner, e.status, e.trace_id, e.span_id, p.fingerprint,
+       (SELECT count(*) FROM exception_patterns q WHERE q.fingerprint = p.fingerprint)
+           AS exceptions
 FROM exceptions e JOIN exception_patterns p USING (exception_id)
-JOIN exception_pattern_view v ON v.fingerprint = p.fingerprint
 WHERE e.exception_id = ?
 """
 _PENDING_SQL = """
@@ -168,23 +168,32 @@ class Notifier:
         events.append(("new", found["first_id"], ""))
         added = 0
         for event, exception_id, episode in events:
+            keys = {
+                hook.name: _key(hook.name, found["fingerprint"], event, episode)
+                for hook in self.hooks
+                if event != "new" or found["first_written"] >= self._cursors[hook.name]
+            }  # a pattern older than a hook is never new to it
+            if not keys:
+                continue
+            _, known = self.log.query(
+                "SELECT notification_id FROM notifications WHERE list_contains(?, notification_id)",
+                [list(keys.values())],
+            )
+            if len(known) == len(keys):
+                continue  # every hook has this event already: skip reading the row
             columns, rows = self.log.query(_ROW_SQL, [exception_id])
             if not rows:
                 continue
             row = dict(zip(columns, rows[0], strict=True))
+            now = utc_now()
             for hook in self.hooks:
-                started = self._cursors[hook.name]
-                if event == "new" and found["first_written"] < started:
-                    continue  # the pattern existed before this hook watched
-                if not hook.wants(row):
+                if hook.name not in keys or not hook.wants(row):
                     continue
-                key = _key(hook.name, found["fingerprint"], event, episode)
-                now = utc_now()
                 inserted = self.log.con.execute(
                     "INSERT INTO notifications VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, 0, NULL, "
                     "NULL, ?, ?, NULL) ON CONFLICT DO NOTHING RETURNING 1",
-                    [key, hook.name, found["fingerprint"], event, exception_id, row["owner"],
-                     now, now],
+                    [keys[hook.name], hook.name, found["fingerprint"], event, exception_id,
+                     row["owner"], now, now],
                 ).fetchall()  # fmt: skip
                 added += len(inserted)
         return added

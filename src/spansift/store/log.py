@@ -217,12 +217,16 @@ class ExceptionLog:
             raise
         if entries:
             self._head = (entries[-1].seq, entries[-1].row_hash)
-        written = [
-            {**dict(zip(COLUMN_NAMES, v, strict=True)), "controls": controls.get(k, ("", []))[1]}
-            for k, v in rows.items()
-            if (k,) in new_rows
-        ]
-        tell(self.listeners, EXCEPTIONS, written)
+        if self.listeners:
+            written = [
+                {
+                    **dict(zip(COLUMN_NAMES, v, strict=True)),
+                    "controls": controls.get(k, ("", []))[1],
+                }
+                for k, v in rows.items()
+                if (k,) in new_rows
+            ]
+            tell(self.listeners, EXCEPTIONS, written)
         return new_rows
 
     def _routed(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
