@@ -123,3 +123,23 @@ def test_contain_and_affected_records(db: Path, cli: Callable[..., Result]) -> N
     fields = metrics[2].split()
     assert fields[0] == "support"
     assert fields[-3:] == ["3", "2", "0"]  # contained, affected records, review bypasses
+
+
+def test_ingest_routes_owners_as_rows_are_written(
+    db: Path, tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    """`ingest --owners` writes the routed owner on the row, so `ls` shows the review's owner."""
+    owners = tmp_path / "owners.yaml"
+    owners.write_text(
+        "owners:\n  - match: {tool: refund_*}\n    owner: payments-oncall\n"
+        "  - match: {workflow: support}\n    owner: support-team\n"
+    )
+    traces = str(Path(__file__).parents[2] / "examples" / "agent-traces.jsonl")
+    result = cli("ingest", traces, "--owners", str(owners), "--db", str(db))
+    assert result.exit_code == 0, result.output
+    assert rows(db, "SELECT tool, owner FROM exception_rows ORDER BY tool") == [
+        ("lookup_customer_ssn", "support-team"),
+        ("refund_order", "payments-oncall"),
+        ("search_docs", "support-team"),
+    ]
+    assert rows(db, "SELECT sum(runs) FROM workflow_runs WHERE workflow = 'support'") == [(4,)]

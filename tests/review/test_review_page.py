@@ -85,6 +85,11 @@ def test_triage_of_a_seeded_week_in_chromium(
     offending = page.get_by_test_id("offending-span")
     offending.wait_for()
     assert "execute_tool refund_order" in offending.inner_text()
+    picker = page.get_by_test_id("pick-row")
+    assert picker.locator("option").count() == 5  # the evidence of any row of the pattern
+    other = picker.locator("option").nth(4).get_attribute("value")
+    picker.select_option(other)
+    page.get_by_text(f"Evidence for {other[:12]}").wait_for()
 
     page.fill("#reviewer", "carol@example.com")
     patterns.first.get_by_test_id("resolve").click()

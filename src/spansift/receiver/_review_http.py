@@ -3,6 +3,7 @@
     GET  /review                 the page (with a token set: `/review?token=T` once, then a cookie)
     GET  /review/api/review?days=7&by=workflow   the review as JSON
     GET  /review/api/trace?id=ID                 a row and its evidence as a span tree
+    GET  /review/api/rows?fingerprint=FP         the rows of a pattern, newest first
     POST /review/api/act         a button: {action, fingerprint, actor, ...}
 
 With `--token`, every request needs `Authorization: Bearer T` or the cookie the page's first
@@ -31,7 +32,14 @@ import duckdb
 from spansift.receiver._wire import token_ok
 from spansift.review.actions import ActionError
 from spansift.review.page import page_html
-from spansift.review.page_api import Act, Fetch, act_on_pattern, review_data, trace_tree
+from spansift.review.page_api import (
+    Act,
+    Fetch,
+    act_on_pattern,
+    pattern_rows,
+    review_data,
+    trace_tree,
+)
 from spansift.review.report import BY
 
 COOKIE = "spansift_review"
@@ -121,6 +129,11 @@ def handle(pages: ReviewPages | None, handler: BaseHTTPRequestHandler, method: s
         ),
         ("GET", "/review/api/review"): lambda: _review(pages, handler, query),
         ("GET", "/review/api/trace"): lambda: _trace(pages, handler, query),
+        ("GET", "/review/api/rows"): lambda: _json(
+            handler,
+            HTTPStatus.OK,
+            pattern_rows(pages.fetch, (query.get("fingerprint") or [""])[0]),
+        ),
         ("POST", "/review/api/act"): lambda: _act(pages, handler),
     }
     route = routes.get((method, parts.path))

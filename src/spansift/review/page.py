@@ -97,11 +97,23 @@ function form(pattern, cell, action) {
   box.appendChild(ok);
   cell.appendChild(box);
 }
-async function showTrace(pattern) {
+async function showTrace(pattern, id) {
   try {
-    const doc = await call('/review/api/trace?id=' + encodeURIComponent(pattern.latest_id));
+    const doc = await call('/review/api/trace?id=' + encodeURIComponent(id || pattern.latest_id));
+    const rows = await call('/review/api/rows?fingerprint=' +
+                            encodeURIComponent(pattern.fingerprint));
     const box = $('trace'); box.textContent = '';
     const row = doc.exception;
+    const pick = el('select'); pick.dataset.testid = 'pick-row';
+    for (const r of rows) {
+      const option = el('option', r.exception_id.slice(0, 12) + '  ' + r.occurred_at.slice(0, 16)
+                                  + '  ' + r.status);
+      option.value = r.exception_id; option.selected = r.exception_id === row.exception_id;
+      pick.appendChild(option);
+    }
+    pick.onchange = () => showTrace(pattern, pick.value);
+    const label = el('label', 'rows of this pattern '); label.appendChild(pick);
+    box.appendChild(label);
     box.appendChild(el('h2', 'Evidence for ' + row.exception_id.slice(0, 12) + ': ' + row.summary));
     box.appendChild(el('p', 'trace ' + row.trace_id + ', status ' + row.status +
                             ', owner ' + (row.owner || '(unowned)')));

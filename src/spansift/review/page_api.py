@@ -74,6 +74,19 @@ def trace_tree(fetch: Fetch, exception_id: str) -> dict[str, Any]:
     return {"exception": row, "spans": roots}
 
 
+_ROWS_SQL = (
+    "SELECT e.exception_id, e.occurred_at, e.status, e.owner, e.summary FROM exceptions e "
+    "JOIN exception_patterns p USING (exception_id) WHERE p.fingerprint = ? "
+    "ORDER BY e.occurred_at DESC LIMIT 200"
+)
+
+
+def pattern_rows(fetch: Fetch, fingerprint: str) -> list[dict[str, Any]]:
+    """The rows of one pattern, newest first (at most 200), to pick one's evidence."""
+    columns, rows = fetch(_ROWS_SQL, [fingerprint])
+    return [{c: _plain(v) for c, v in zip(columns, r, strict=True)} for r in rows]
+
+
 def _text(doc: Mapping[str, Any], key: str) -> str | None:
     value = doc.get(key)
     return value if isinstance(value, str) and value.strip() else None
