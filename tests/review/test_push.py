@@ -141,3 +141,19 @@ def test_a_regression_is_announced_once(db: Path, target: Callable[[int], Webhoo
         time.sleep(0.4)
         notifier.stop(time.monotonic() + 10)
     assert [b["event"] for b in sink.bodies()] == ["pattern.new", "pattern.regressed"]
+
+
+def test_notify_does_not_repeat_a_pushed_pattern(
+    db: Path, tmp_path: Path, cli: Callable[..., Result], target: Callable[[int], WebhookSink]
+) -> None:
+    """`spansift notify` catches up only what no push covered for that hook."""
+    sink = target(0)
+    with ExceptionLog(db) as log:
+        notifier = _notifier(log, Hook("oncall", sink.url))
+        log.write([hit(1, age_days=0.1), hit(2, age_days=0.1)])
+        _wait(lambda: len(sink.requests) == 1, "the pushed pattern")
+        notifier.stop(time.monotonic() + 10)
+        log.write([hit(3, tool="search", age_days=0.1)])  # written with no notifier running
+    result = cli("notify", "--webhooks", str(_hooks(tmp_path, sink)), "--db", str(db))
+    assert result.output == "oncall: 1 delivered, 0 failed\n"
+    assert [b.get("exception", {}).get("tool") for b in sink.bodies()] == [None, "search"]

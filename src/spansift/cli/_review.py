@@ -111,6 +111,10 @@ FROM exceptions e
 WHERE e.occurred_at >= ? AND e.status IN ('open', 'regressed')
   AND NOT EXISTS (SELECT 1 FROM webhook_deliveries w
                   WHERE w.exception_id = e.exception_id AND w.delivered AND w.hook = ?)
+  -- a pattern `serve` already pushed to this hook is not posted again row by row
+  AND NOT EXISTS (SELECT 1 FROM notifications n JOIN exception_patterns p
+                  ON p.fingerprint = n.fingerprint
+                  WHERE p.exception_id = e.exception_id AND n.hook = ? AND n.state = 'delivered')
 ORDER BY e.occurred_at
 """
 
@@ -142,7 +146,7 @@ def notify(db: str, since: str, hooks_file: str | None) -> None:
     start = utc_now() - parse_duration(since)
     fetch = _fetch(db)
     for hook in hooks:
-        columns, rows = fetch(_PENDING_SQL, [start, hook.name])
+        columns, rows = fetch(_PENDING_SQL, [start, hook.name, hook.name])
         outcomes: list[list[Any]] = []
         for raw in rows:
             row = dict(zip(columns, raw, strict=True))

@@ -17,6 +17,7 @@ writes go through the receiver's `act`, as `spansift ack` does.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 from collections.abc import Callable, Sequence
@@ -87,6 +88,12 @@ def _json(handler: BaseHTTPRequestHandler, status: int, doc: Any) -> None:
     _send(handler, status, "application/json", json.dumps(doc, default=str).encode())
 
 
+def _session(token: str) -> str:
+    """The cookie's value: a digest of the token, so the token itself never sits in a cookie
+    jar and any token text makes a valid cookie."""
+    return hashlib.sha256(b"spansift-review\x1f" + token.encode()).hexdigest()
+
+
 def _cookie_ok(pages: ReviewPages, handler: BaseHTTPRequestHandler) -> bool:
     raw = handler.headers.get("Cookie")
     if not raw or not pages.token:
@@ -97,7 +104,8 @@ def _cookie_ok(pages: ReviewPages, handler: BaseHTTPRequestHandler) -> bool:
     except Exception:  # a malformed cookie header is simply not a login
         return False
     found = jar.get(COOKIE)
-    return found is not None and hmac.compare_digest(found.value.encode(), pages.token.encode())
+    expected = _session(pages.token)
+    return found is not None and hmac.compare_digest(found.value.encode(), expected.encode())
 
 
 def handle(pages: ReviewPages | None, handler: BaseHTTPRequestHandler, method: str) -> None:
@@ -114,7 +122,7 @@ def handle(pages: ReviewPages | None, handler: BaseHTTPRequestHandler, method: s
         and pages.token
         and hmac.compare_digest(given.encode(), pages.token.encode())
     ):
-        cookie = f"{COOKIE}={pages.token}; HttpOnly; SameSite=Strict; Path=/review"
+        cookie = f"{COOKIE}={_session(pages.token)}; HttpOnly; SameSite=Strict; Path=/review"
         _send(handler, HTTPStatus.SEE_OTHER, "text/plain", b"",
               {"Location": "/review", "Set-Cookie": cookie})  # fmt: skip
         return

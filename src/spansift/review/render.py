@@ -1,4 +1,4 @@
-"""The review as text: aligned terminal tables or Markdown."""
+"""The review as text: aligned terminal tables, Markdown, or JSON (also what the page reads)."""
 
 from __future__ import annotations
 
