@@ -99,6 +99,8 @@ def test_replayed_request_adds_no_duplicate_rows(server: Server) -> None:
         assert status == 200
     ids = trace_ids(spans)
     wait_for(lambda: _stats(server)["spans_processed"] >= 12, what="all copies processed")
+    # Rows appear when the traces close, a moment after their spans are processed.
+    wait_for(lambda: count_exceptions(server, ids) >= 2, what="the rows")
     assert count_exceptions(server, ids) == 2
 
 
