@@ -101,3 +101,31 @@ def test_controls_are_stored_chained_and_verified(tmp_path: Path) -> None:
     runs = runner.invoke(main, ["query", "SELECT * FROM workflow_runs", "--db", db]).output
     assert "shop" in runs  # the root span was counted as one run of its workflow
     assert runner.invoke(main, ["verify", "--db", db]).exit_code == 0
+
+
+def _doc_mapping() -> dict[str, set[str]]:
+    """The mapping table of docs/controls.md, as controls per rule id."""
+    text = (Path(__file__).parents[2] / "docs" / "controls.md").read_text()
+    table = text.split("## The mapping", 1)[1].split("###", 1)[0]
+    prefixes = ("owasp-asi", "maestro", "nist-ai-rmf", "eu-ai-act")
+    out: dict[str, set[str]] = {}
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) != 6 or not cells[0].startswith("`"):
+            continue
+        controls = set()
+        for prefix, cell in zip(prefixes, cells[2:], strict=True):
+            controls |= {f"{prefix}:{c.strip()}" for c in cell.split(",") if c.strip() != "-"}
+        out[cells[0].strip("`")] = controls
+    return out
+
+
+def test_every_default_rule_carries_the_documented_controls() -> None:
+    """Each rule of the pack lists exactly the controls docs/controls.md maps it to."""
+    ruleset = load_ruleset()
+    documented = _doc_mapping()
+    assert set(documented) == {r.id for r in ruleset.all_rules}
+    for rule in ruleset.all_rules:
+        assert set(rule.spec.controls) == documented[rule.id], rule.id
+        frameworks = {c.partition(":")[0] for c in rule.spec.controls}
+        assert {"maestro", "nist-ai-rmf", "eu-ai-act"} <= frameworks, rule.id
