@@ -35,17 +35,18 @@ def _verify(runner: CliRunner, db: Path, *args: str) -> tuple[int, str]:
 
 
 def test_untouched_log_verifies(runner: CliRunner, logged: Path) -> None:
-    """Three exceptions, the seven spans of their traces and three links chain 13 rows."""
+    """Three exceptions with their controls, the seven spans of their traces and three links
+    chain 16 rows."""
     code, out = _verify(runner, logged)
     assert code == 0
-    assert out.startswith("ok: 13 chained rows, head ")
+    assert out.startswith("ok: 16 chained rows, head ")
 
 
 def test_reingest_keeps_the_chain_valid(runner: CliRunner, logged: Path) -> None:
     """Replaying the same input chains nothing new and the log still verifies."""
     runner.invoke(main, ["ingest", SAMPLE, "--db", str(logged)])
     code, out = _verify(runner, logged)
-    assert (code, out.split(",")[0]) == (0, "ok: 13 chained rows")
+    assert (code, out.split(",")[0]) == (0, "ok: 16 chained rows")
 
 
 def test_updated_row_is_reported(runner: CliRunner, logged: Path) -> None:
@@ -97,7 +98,7 @@ def test_signed_checkpoint_detects_a_rewritten_log(
     signed = runner.invoke(main, ["checkpoint", "--db", str(logged), "--key", str(key)])
     assert signed.exit_code == 0
     note.write_text(signed.stdout)
-    assert signed.stdout.splitlines()[:2] == [f"spansift/{logged.name}", "13"]
+    assert signed.stdout.splitlines()[:2] == [f"spansift/{logged.name}", "16"]
     public = f"{key}.pub"
     code, out = _verify(runner, logged, "--checkpoint", str(note), "--public-key", public)
     assert (code, out.endswith(f"extends {note}\n")) == (0, True)
@@ -106,7 +107,7 @@ def test_signed_checkpoint_detects_a_rewritten_log(
     _sql(
         logged,
         "DELETE FROM exception_traces; DELETE FROM trace_spans; DELETE FROM exception_rows; "
-        "DELETE FROM log_chain",
+        "DELETE FROM exception_controls; DELETE FROM log_chain",
     )
     runner.invoke(
         main, ["ingest", str(ROOT / "tests/fixtures/otlp/agent_trace.pb"), "--db", str(logged)]

@@ -52,7 +52,7 @@ def test_new_database_has_latest_schema_and_views(db: Path) -> None:
     with ExceptionLog(db) as log:
         assert log.schema_version == latest_version()
         columns, _ = log.query("SELECT * FROM exceptions LIMIT 0")
-        assert columns == COLUMN_NAMES
+        assert columns == (*COLUMN_NAMES, "controls")
         _, views = log.query("SELECT view_name FROM duckdb_views() WHERE NOT internal")
     assert {"exception_view", "exceptions_by_workflow_type", "evidence_gap_view"} <= {
         v for (v,) in views

@@ -60,7 +60,7 @@ class SpansiftTracingProcessor:
         *,
         processor: ExceptionLogProcessor | None = None,
         service_name: str | None = None,
-        **options: int,
+        **options: Any,
     ) -> None:
         _require_agents()
         self.processor = processor or ExceptionLogProcessor(db, rules, contracts, **options)

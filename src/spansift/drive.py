@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from spansift.model import Hit, Span
 from spansift.pipeline import Pipeline
+from spansift.runcount import RunCounter
 from spansift.store.quarantine import Quarantined, hit_payload, is_data_error, set_aside
 from spansift.traces import AssemblyLimits
 
@@ -84,15 +85,17 @@ class Driver:
         clock = self.event_clock if self.event_clock is not None else time.monotonic
         chosen = limits or (EVENT_TIME_LIMITS if event_time else None)
         self.pipeline = Pipeline(ruleset, limits=chosen, clock=clock)
+        self.runs = RunCounter(ruleset.contracts.signals)  # traffic per workflow and day
         self.done = Committed()
 
     # -- input ------------------------------------------------------------------
 
     def spans(self, spans: Iterable[Span], tag: int | None = None) -> None:
         """Process finished spans (closing what their arrival closes)."""
+        spans = spans if isinstance(spans, list) else list(spans)
         if self.event_clock is not None:
-            spans = list(spans)
             self.event_clock.observe(spans)
+        self.runs.add(spans)
         self.done.pending.extend(self.pipeline.spans(spans, tag))
 
     def request(self, request: ExportTraceServiceRequest, tag: int | None = None) -> None:
@@ -155,6 +158,7 @@ class Driver:
             done.quarantined += len(done.aside)
             done.aside = []
         self.log.record_losses(self.source, pipeline.take_losses())
+        self.log.record_runs(self.runs.take())
         return new
 
     def _isolate(self, hits: list[Hit], run_state: RunState) -> int:

@@ -165,6 +165,7 @@ class Match:
     owner: str | None = None
     follow_up: str | None = None
     contain: str | None = None  # agent or workflow to suspend when this is written
+    controls: tuple[str, ...] = ()  # published controls the row evidences (`framework:id`)
 
 
 @dataclass(frozen=True, slots=True)

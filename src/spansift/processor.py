@@ -31,8 +31,12 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
 from spansift.drive import Driver
 from spansift.errors import SpansiftError
+from spansift.export import attach_otel
 from spansift.model import Span
 from spansift.review.actions import sync_fingerprints
+from spansift.review.owners import OwnerRule, load_owners, load_section, router
+from spansift.review.push import Notifier
+from spansift.review.webhooks import Hook, parse_hooks
 from spansift.rules import RuleSet, load_ruleset
 from spansift.sources.forward import Forwarder
 from spansift.sources.sdk import span_from_readable
@@ -55,6 +59,13 @@ class ExceptionLogProcessor(SpanProcessor):
         max_queue_size: spans held for the worker; beyond it spans are dropped and counted.
         batch_size: spans processed per rule pass and DuckDB transaction.
         flush_interval_ms: how long the worker waits before processing a partial batch.
+        owners: owner routing rules (or a YAML file with an `owners:` list) applied as rows
+            are written; default: the `owners:` section of the contracts file, if any.
+        otel_export: emit new exceptions and decisions as OTLP logs and metrics (see
+            `spansift.export.otel`); None reads `SPANSIFT_OTEL_EXPORT`.
+        webhooks: targets (or a YAML file with a `webhooks:` list) pushed one message per
+            new or regressed pattern from a thread of their own; default: the contracts
+            file's `webhooks:` section, if any.
 
     Loading rules happens here, on the caller's thread: bad rules raise
     `spansift.errors.ConfigError` listing every problem, before any span is seen.
@@ -69,9 +80,23 @@ class ExceptionLogProcessor(SpanProcessor):
         max_queue_size: int = 8192,
         batch_size: int = 512,
         flush_interval_ms: int = 1000,
+        owners: str | Path | Sequence[OwnerRule] | None = None,
+        otel_export: bool | None = None,
+        webhooks: str | Path | Sequence[Hook] | None = None,
     ) -> None:
         self.ruleset = rules if isinstance(rules, RuleSet) else load_ruleset(rules, contracts)
         self.db = str(db)
+        if owners is None and isinstance(contracts, (str, Path)):
+            owners = contracts  # its `owners:` section, if any
+        if isinstance(owners, (str, Path)):
+            owners = load_owners(owners)
+        self._route_owner = router(owners or ())
+        self._otel_export = otel_export
+        if webhooks is None and isinstance(contracts, (str, Path)):
+            webhooks = contracts  # its `webhooks:` section, if any
+        if isinstance(webhooks, (str, Path)):
+            webhooks = parse_hooks(load_section(webhooks, "webhooks"), str(webhooks))
+        self._webhooks = tuple(webhooks or ())
         self._max_queue = max_queue_size
         self._batch = batch_size
         # Wake the worker early only when the queue is a quarter full; else each interval.
@@ -107,6 +132,8 @@ class ExceptionLogProcessor(SpanProcessor):
         self._busy = threading.Lock()
         self._held_for_fork = False
         self._ready = threading.Event()  # set once the worker has first tried to open the log
+        self._otel: Any = None
+        self._notifier: Notifier | None = None
         self._worker = threading.Thread(target=self._run, name="spansift-processor", daemon=True)
         self._worker.start()
 
@@ -166,6 +193,10 @@ class ExceptionLogProcessor(SpanProcessor):
                 "spansift: shutdown deadline passed with %d spans queued", len(self._queue)
             )
             return
+        if self._notifier is not None:
+            self._notifier.stop(time.monotonic() + timeout_millis / 1000)
+        if self._otel is not None:
+            self._otel.shutdown()
         if self._log is not None:
             self._log.close()
 
@@ -221,6 +252,12 @@ class ExceptionLogProcessor(SpanProcessor):
             return
         self._log = log
         self._forwarder = None
+        log.route_owner = self._route_owner
+        self._otel = attach_otel(log, self._otel_export)
+        if self._webhooks:
+            self._notifier = Notifier(log, self._webhooks)
+            log.listeners.append(self._notifier.listener)
+            self._notifier.start()
         self._driver = Driver(self.ruleset, log, source="processor")
         try:
             sync_fingerprints(log, self.ruleset)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from review_helpers import Serve
+from review_helpers import Serve, WebhookSink
 
 from spansift.cli import main
 
@@ -32,3 +33,21 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Serve]]:
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def target() -> Iterator[Callable[[int], WebhookSink]]:
+    """Start local webhook targets; they are shut down at the end of the test."""
+    servers: list[WebhookSink] = []
+
+    def start(fail_first: int = 0) -> WebhookSink:
+        server = WebhookSink(fail_first)
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()  # fmt: skip
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()

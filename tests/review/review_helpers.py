@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ import duckdb
 import pytest
 
 from spansift.model import Hit, Match, Severity, Span, SpanKind, StatusCode
+from spansift.review.owners import load_owners, router
 from spansift.store.log import ExceptionLog
 
 DAY_NS = 86_400 * 10**9
@@ -47,9 +50,11 @@ def hit(
     return Hit(match, span, fields)
 
 
-def seed(db: Path, hits: Sequence[Hit]) -> int:
-    """Write hits through `ExceptionLog.write`, as the pipeline does."""
+def seed(db: Path, hits: Sequence[Hit], owners: Path | None = None) -> int:
+    """Write hits through `ExceptionLog.write`, as the pipeline does (routing owners if given)."""
     with ExceptionLog(db) as log:
+        if owners is not None:
+            log.route_owner = router(load_owners(owners))
         return log.write(hits)
 
 
@@ -107,21 +112,82 @@ class Serve:
         return code
 
 
-def scenario(db: Path) -> None:
+def scenario(db: Path, owners: Path | None = None) -> None:
     """A week of activity: support grows without controls, billing regresses after a fix."""
     from click.testing import CliRunner
 
     from spansift.cli import main
     from spansift.model import Severity as S
 
-    seed(db, [hit(1, age_days=6), hit(2, age_days=6, tool="search_docs")])
-    seed(db, [hit(n, age_days=1, severity=S.HIGH) for n in range(3, 7)])
-    seed(db, [hit(7, age_days=1, kind="human_override", rule="human-override", tool="edit")])
-    seed(db, [hit(10, age_days=5, workflow="billing", tool="charge", owner="payments")])
+    seed(db, [hit(1, age_days=6), hit(2, age_days=6, tool="search_docs")], owners)
+    seed(db, [hit(n, age_days=1, severity=S.HIGH) for n in range(3, 7)], owners)
+    override = hit(7, age_days=1, kind="human_override", rule="human-override", tool="edit")
+    seed(db, [override], owners)
+    seed(db, [hit(10, age_days=5, workflow="billing", tool="charge", owner="payments")], owners)
     CliRunner().invoke(
         main,
         ["resolve", "--workflow", "billing", "--by", "carol", "--resolution", "idempotency key",
          "--follow-up", "eval_case", "--db", str(db)],
     )  # fmt: skip
-    seed(db, [hit(11, age_days=0, workflow="billing", tool="charge", owner="payments")])
-    seed(db, [hit(20, age_days=2, workflow="ops", agent="cron-agent", tool="shell")])
+    seed(db, [hit(11, age_days=0, workflow="billing", tool="charge", owner="payments")], owners)
+    seed(db, [hit(20, age_days=2, workflow="ops", agent="cron-agent", tool="shell")], owners)
+
+
+class WebhookSink(ThreadingHTTPServer):
+    """A local webhook target answering `fail_first` requests with 503, then 200.
+
+    `fail_first` may be changed while it runs (a target that comes back up).
+    """
+
+    daemon_threads = True
+
+    def __init__(self, fail_first: int) -> None:
+        super().__init__(("127.0.0.1", 0), _SinkHandler)
+        self.fail_first = fail_first
+        self.requests: list[tuple[dict[str, str], Any]] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/hook"
+
+    def bodies(self, status: int = 200) -> list[Any]:
+        """Bodies of the requests answered with `status`."""
+        return [body for headers, body in self.requests if headers["x-answered"] == str(status)]
+
+
+class _SinkHandler(BaseHTTPRequestHandler):
+    server: WebhookSink
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        failing = len(self.server.requests) < self.server.fail_first
+        headers["x-answered"] = "503" if failing else "200"
+        headers.update(dict(self.headers))
+        self.server.requests.append((headers, body))
+        self.send_response(503 if failing else 200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+def send_failed_tool(endpoint: str, tool: str, service: str = "shop") -> tuple[str, str]:
+    """Send one failed `execute_tool` root span with the real OTLP/HTTP span exporter."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.trace import Status, StatusCode
+
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+    with provider.get_tracer("t").start_as_current_span(f"execute_tool {tool}") as span:
+        span.set_attribute("gen_ai.operation.name", "execute_tool")
+        span.set_attribute("gen_ai.tool.name", tool)
+        span.set_status(Status(StatusCode.ERROR, "gateway timed out"))
+        context = span.get_span_context()
+        ids = (f"{context.trace_id:032x}", f"{context.span_id:016x}")
+    provider.shutdown()
+    return ids

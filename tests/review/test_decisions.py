@@ -19,7 +19,7 @@ def test_migration_keeps_the_documented_columns(db: Path) -> None:
     assert columns == [
         "exception_id", "occurred_at", "detected_at", "workflow", "step", "trace_id", "span_id",
         "exception_type", "severity", "rule_id", "agent", "tool", "boundary", "summary", "owner",
-        "status", "resolution", "follow_up", "evidence",
+        "status", "resolution", "follow_up", "evidence", "controls",
     ]  # fmt: skip
     kinds = dict(rows(db, "SELECT table_name, table_type FROM information_schema.tables"))
     assert (kinds["exceptions"], kinds["exception_rows"]) == ("VIEW", "BASE TABLE")

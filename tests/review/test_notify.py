@@ -3,70 +3,20 @@
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import Result
-from review_helpers import Serve, hit, rows, seed
+from review_helpers import Serve, WebhookSink, hit, rows, seed
 
 from spansift.model import Severity
 from spansift.processor import ExceptionLogProcessor
 from spansift.review.webhooks import Hook, deliver
 
 
-class Receiver(ThreadingHTTPServer):
-    """A local webhook target answering `fail_first` requests with 503, then 200."""
-
-    daemon_threads = True
-
-    def __init__(self, fail_first: int) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.fail_first = fail_first
-        self.requests: list[tuple[dict[str, str], Any]] = []
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/hook"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: Receiver
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet."""
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.server.requests.append((dict(self.headers), body))
-        failing = len(self.server.requests) <= self.server.fail_first
-        self.send_response(503 if failing else 200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-
-@pytest.fixture
-def target() -> Iterator[Callable[[int], Receiver]]:
-    servers: list[Receiver] = []
-
-    def start(fail_first: int = 0) -> Receiver:
-        server = Receiver(fail_first)
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()  # fmt: skip
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
-
-
-def test_deliver_retries_until_the_server_answers(target: Callable[[int], Receiver]) -> None:
+def test_deliver_retries_until_the_server_answers(target: Callable[[int], WebhookSink]) -> None:
     """Two 503s then a 200: delivered on the third attempt after doubling delays."""
     server = target(2)
     waits: list[float] = []
@@ -76,7 +26,7 @@ def test_deliver_retries_until_the_server_answers(target: Callable[[int], Receiv
     assert len(server.requests) == 3
 
 
-def test_deliver_gives_up_without_leaking_the_url(target: Callable[[int], Receiver]) -> None:
+def test_deliver_gives_up_without_leaking_the_url(target: Callable[[int], WebhookSink]) -> None:
     """A server that keeps failing yields a recorded failure naming only the status."""
     server = target(99)
     outcome = deliver(Hook("h", server.url), {}, attempts=2, sleep=lambda _s: None)
@@ -87,7 +37,7 @@ def test_notify_posts_matching_rows_once(
     db: Path,
     tmp_path: Path,
     cli: Callable[..., Result],
-    target: Callable[[int], Receiver],
+    target: Callable[[int], WebhookSink],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """High-severity rows go to the hook with the secret header; outcomes are recorded once."""

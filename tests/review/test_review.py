@@ -22,36 +22,35 @@ def _section(output: str, title: str) -> str:
 
 
 def test_review_tables(db: Path, cli: Callable[..., Result]) -> None:
-    """The weekly review shows patterns, owners, follow-ups and flags the growing workflow."""
-    scenario(db)
-    result = cli("review", "--since", "7d", "--owners", OWNERS, "--db", str(db))
+    """The weekly review: patterns in triage order, owners routed at write, follow-ups, metrics."""
+    scenario(db, Path(OWNERS))
+    result = cli("review", "--since", "7d", "--db", str(db))
     assert result.exit_code == 0, result.output
     out = result.output
     assert out.startswith("spansift review ")
     assert "exceptions: 10, open: 9, unowned: 7, decisions: 1" in out
-    patterns = _section(out, "Patterns")
-    regressed = [line.split()[:6] for line in patterns.splitlines() if line.startswith("regr")]
-    assert regressed == [["regressed", "tool_error", "billing", "charge", "2", "1"]]
-    support = [line for line in _section(out, "Autonomy signal").splitlines() if "support" in line]
-    assert support[0].split() == [
-        "support",
-        "4",
-        "18",
-        "14",
-        "0",
-        "EXCEPTIONS",
-        "OUTPACE",
-        "CONTROLS",
+    patterns = [line.split()[:8] for line in _section(out, "Patterns (triage order)").splitlines()]
+    assert patterns[2:6] == [
+        ["high", "new", "tool_error", "support", "refund_order", "5", "5", "6d"],
+        ["medium", "new", "tool_error", "support", "search_docs", "1", "1", "6d"],
+        ["medium", "new", "tool_error", "ops", "shell", "1", "1", "2d"],
+        ["medium", "new", "human_override", "support", "edit", "1", "1", "1d"],
     ]
-    billing = [line for line in _section(out, "Autonomy signal").splitlines() if "billing" in line]
-    assert billing[0].split() == ["billing", "2", "2", "0", "1", "ok"]
+    assert patterns[6][:7] == ["medium", "regressed", "tool_error", "billing", "charge", "1", "2"]
     unresolved = _section(out, "Unresolved by owner")
     assert "billing-team" in unresolved
     assert "support-leads" in unresolved
     assert "(unowned)" in unresolved
+    listed = cli("ls", "--workflow", "billing", "--format", "csv", "--db", str(db)).output
+    assert listed.count(",billing-team,") == 2  # `ls` shows the owner the review counts
     assert "eval_case  billing   1" in _section(out, "Follow-ups decided")
     escalations = _section(out, "Overrides, rollbacks, escalations").splitlines()
     assert escalations[2].split() == ["support", "1", "0", "0", "0"]
+    signal = _section(out, "Autonomy signal")
+    assert "no traffic counts" in signal
+    assert "RATE RISING" not in signal
+    metrics = _section(out, "Incident metrics (medians)").splitlines()
+    assert metrics[3].split()[:7] == ["billing", "2", "2d", "12h", "-", "0s", "5d"]
 
 
 def test_review_markdown(db: Path, cli: Callable[..., Result]) -> None:
@@ -110,8 +109,9 @@ def test_review_html_renders_in_chromium(
     assert dom.count("<svg") == 3
     for workflow in ("billing", "ops", "support"):
         assert f'data-workflow="{workflow}"' in dom
-    assert "exceptions outpace controls" in dom
+    assert "no traffic counts" in dom
     assert "<b>10</b> exceptions" in dom
+    assert "refund_order failed in support-agent</td>" in dom  # summaries are not cut
     shot = tmp_path / "review.png"
     subprocess.run(
         [browser, *flags, f"--screenshot={shot}", page.as_uri()],

@@ -5,7 +5,16 @@ from __future__ import annotations
 import click
 
 from spansift import __version__
-from spansift.cli._decide import ack, grant, reopen, resolve, resume, suppress, suspend
+from spansift.cli._decide import (
+    ack,
+    assign,
+    grant,
+    reopen,
+    resolve,
+    resume,
+    suppress,
+    suspend,
+)
 from spansift.cli._evidence import checkpoint, verify
 from spansift.cli._export import export
 from spansift.cli._group import Main
@@ -34,7 +43,7 @@ main.add_command(show)
 main.add_command(verify)
 main.add_command(checkpoint)
 for command in (
-    ack, resolve, suppress, reopen, grant, grants_report, suspend, resume, review, suggest,
+    ack, resolve, suppress, reopen, assign, grant, grants_report, suspend, resume, review, suggest,
     notify,
 ):  # fmt: skip
     main.add_command(command)

@@ -18,6 +18,8 @@ from spansift.cli._remote import remote_read
 from spansift.errors import ConfigError, SpansiftError
 from spansift.evidence import redaction_from
 from spansift.remote import RemoteError
+from spansift.review.owners import OwnerRule, load_owners, load_section
+from spansift.review.webhooks import Hook, parse_hooks
 from spansift.rules import RuleSet, load_ruleset
 from spansift.rules._select import CONTRACTS_FILE, contracts_source
 from spansift.store.log import DEFAULT_DB
@@ -149,3 +151,43 @@ def read_result(db: str, sql: str, params: Sequence[Any] | None = None) -> Resul
         except duckdb.Error as exc:
             fail(f"query failed: {exc}")
             raise
+
+
+def _section_file(path: str | None, contracts: str | None) -> str | None:
+    """The file a section comes from: given, else the contracts file, else ./spansift.yaml."""
+    if path is None:
+        path = contracts or (CONTRACTS_FILE if os.path.exists(CONTRACTS_FILE) else None)
+    return path
+
+
+def owner_rules(path: str | None, contracts: str | None = None) -> tuple[OwnerRule, ...]:
+    """Routing rules from --owners, else the `owners:` section of the contracts file."""
+    path = _section_file(path, contracts)
+    if path is None:
+        return ()
+    try:
+        return load_owners(path)
+    except SpansiftError as exc:
+        fail(str(exc))
+        raise
+
+
+def owners_option(func: F) -> F:
+    return click.option(
+        "--owners",
+        type=click.Path(exists=True, dir_okay=False),
+        help="Owner routing rules applied as rows are written (YAML `owners:` list) "
+        f"[default: the contracts file, else ./{CONTRACTS_FILE}].",
+    )(func)
+
+
+def webhook_targets(path: str | None, contracts: str | None = None) -> tuple[Hook, ...]:
+    """Webhooks from --webhooks, else the `webhooks:` section of the contracts file."""
+    path = _section_file(path, contracts)
+    if path is None:
+        return ()
+    try:
+        return parse_hooks(load_section(path, "webhooks"), path)
+    except SpansiftError as exc:
+        fail(str(exc))
+        raise

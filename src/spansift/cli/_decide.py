@@ -33,6 +33,12 @@ def _decision_options(func: Callable[..., Any]) -> Callable[..., Any]:
             click.option("--rule", help="Filter: this rule id."),
             status_option,
             since_until_options,
+            click.option(
+                "--pattern",
+                is_flag=True,
+                help="Decide about the patterns of the chosen exceptions, so later rows of "
+                "them follow (resolve, suppress, reopen).",
+            ),
             token_option,
         )
     ):
@@ -56,11 +62,16 @@ def _decide(action: str, ids: tuple[str, ...], options: dict[str, Any]) -> None:
         if value is not None:
             filters[key] = value.isoformat()
     doc: dict[str, Any] = {"op": "decide", "action": action, "ids": list(ids), "filter": filters}
-    for key in ("actor", "note", "owner", "resolution", "follow_up", "for_s"):
-        if options.get(key) is not None:
+    for key in ("actor", "note", "owner", "resolution", "follow_up", "for_s", "pattern"):
+        if options.get(key):
             doc[key] = options[key]
     answer = submit(options["db"], doc)
     count = int(answer["decided"])
+    if "patterns" in answer:
+        click.echo(f"{answer['status']}: {count} pattern{'s' if count != 1 else ''}")
+        for fingerprint in answer["patterns"]:
+            click.echo(f"  pattern {fingerprint}")
+        return
     click.echo(f"{answer['status']}: {count} exception{'s' if count != 1 else ''}")
     for exception_id in answer["ids"][:20]:
         click.echo(f"  {exception_id[:12]}")
@@ -87,10 +98,22 @@ def ack(ids: tuple[str, ...], **options: Any) -> None:
 @click.command()
 @_decision_options
 @click.option("--resolution", required=True, help="What was done about it.")
+@click.option("--for", "duration", help="With --pattern: watch for regressions this long.")
 @_FOLLOW_UP
-def resolve(ids: tuple[str, ...], **options: Any) -> None:
+def resolve(ids: tuple[str, ...], duration: str | None, **options: Any) -> None:
     """Resolve exceptions; a later row of the same pattern shows as `regressed`."""
+    if duration:
+        options["for_s"] = parse_duration(duration).total_seconds()
     _decide("resolve", ids, options)
+
+
+@click.command()
+@_decision_options
+def assign(ids: tuple[str, ...], **options: Any) -> None:
+    """Assign exceptions to an --owner without changing their status."""
+    if not options.get("owner"):
+        fail("name the new owner with --owner")
+    _decide("assign", ids, options)
 
 
 @click.command()
@@ -111,34 +134,48 @@ def reopen(ids: tuple[str, ...], **options: Any) -> None:
     _decide("reopen", ids, options)
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @db_option
-@click.option("--agent", required=True, help="The agent the grant is for.")
-@click.option("--tool", required=True, help="The tool it may use without a new approval.")
+@click.option("--agent", help="The agent the grant is for.")
+@click.option("--tool", help="The tool it may use without a new approval.")
 @click.option(
     "--scope",
     default="*",
     show_default=True,
     help="Limits, e.g. 'workflow=refunds,uses=20' (workflow glob, most uses).",
 )
-@click.option("--expires", required=True, help="How long it lasts, e.g. 24h.")
-@click.option(
-    "--by", "approvers", required=True, multiple=True, help="Approver; twice for high-impact."
-)
-@click.option("--justification", required=True, help="Why the standing approval is safe.")
+@click.option("--expires", help="How long it lasts, e.g. 24h.")
+@click.option("--by", "approvers", multiple=True, help="Approver; twice for high-impact.")
+@click.option("--justification", help="Why the standing approval is safe.")
 @click.option("--contracts", type=click.Path(exists=True, dir_okay=False), help="Contracts file.")
 @token_option
+@click.pass_context
 def grant(
+    ctx: click.Context,
     db: str,
-    agent: str,
-    tool: str,
+    agent: str | None,
+    tool: str | None,
     scope: str,
-    expires: str,
+    expires: str | None,
     approvers: tuple[str, ...],
-    justification: str,
+    justification: str | None,
     contracts: str | None,
 ) -> None:
-    """Grant a standing approval: covered uses are logged as covered, not as exceptions."""
+    """Grant a standing approval: covered uses are logged as covered, not as exceptions.
+
+    `spansift grant revoke ID` takes one back before it expires.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    missing = [
+        f"--{name}"
+        for name, value in (("agent", agent), ("tool", tool), ("expires", expires),
+                            ("by", approvers), ("justification", justification))
+        if not value
+    ]  # fmt: skip
+    if missing or expires is None:
+        fail(f"a grant needs {', '.join(missing)}")
+        return
     doc = {
         "op": "grant", "agent": agent, "tool": tool, "scope": scope,
         "expires_s": parse_duration(expires, "--expires").total_seconds(),
@@ -150,6 +187,18 @@ def grant(
         f"granted {answer['grant_id'][:12]}: {agent} may use {tool} ({scope}) "
         f"until {answer['expires_at']} UTC"
     )
+
+
+@grant.command("revoke")
+@click.argument("grant_id")
+@db_option
+@click.option("--by", "actor", required=True, help="Who takes the grant back.")
+@click.option("--reason", required=True, help="Why.")
+@token_option
+def revoke(grant_id: str, db: str, actor: str, reason: str) -> None:
+    """Take a standing approval back before it expires; later uses are exceptions again."""
+    answer = submit(db, {"op": "revoke", "grant_id": grant_id, "actor": actor, "reason": reason})
+    click.echo(f"revoked {answer['grant_id'][:12]} at {answer['revoked_at']} UTC")
 
 
 def _switch(action: str, db: str, agent: str | None, workflow: str | None, actor: str,

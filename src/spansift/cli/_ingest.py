@@ -13,7 +13,15 @@ from pathlib import Path
 import click
 from click._termui_impl import ProgressBar
 
-from spansift.cli._common import db_option, fail, load_rules, private_files, rules_options
+from spansift.cli._common import (
+    db_option,
+    fail,
+    load_rules,
+    owner_rules,
+    owners_option,
+    private_files,
+    rules_options,
+)
 from spansift.cli._forward import forward
 from spansift.cli._group import INTERRUPTED
 from spansift.cli._interrupt import stop_on_interrupt
@@ -21,6 +29,7 @@ from spansift.cli._open import HeldError, open_log
 from spansift.cli._remote import current_token, token_option
 from spansift.ingest import IngestResult, ingest_paths
 from spansift.remote import find_server
+from spansift.review.owners import router
 from spansift.rules import RuleSet
 from spansift.sources._shift import newest_end_ns, shifted
 from spansift.sources.files import STDIN, Chunk, iter_file, iter_paths
@@ -85,6 +94,7 @@ def _check_inputs(paths: tuple[Path, ...]) -> None:
     help="Send the files to the `spansift serve` holding --db (over OTLP/HTTP).",
 )
 @token_option
+@owners_option
 def ingest(
     paths: tuple[Path, ...],
     db: str,
@@ -93,6 +103,7 @@ def ingest(
     no_default_rules: bool,
     shift_to_now: bool,
     via_serve: bool,
+    owners: str | None,
 ) -> None:
     """Read OTLP files (.json, .jsonl, .pb, optionally .gz) or folders of them into the log.
 
@@ -115,10 +126,19 @@ def ingest(
     if shift_to_now and STDIN in paths:
         fail("--shift-to-now reads the files twice; save standard input to a file first")
     with private_files():  # the log and its WAL: owner only
-        _ingest(paths, db, ruleset, shift_to_now=shift_to_now)
+        _ingest(paths, db, ruleset, shift_to_now=shift_to_now, owners=owners, contracts=contracts)
 
 
-def _ingest(paths: tuple[Path, ...], db: str, ruleset: RuleSet, *, shift_to_now: bool) -> None:
+def _ingest(
+    paths: tuple[Path, ...],
+    db: str,
+    ruleset: RuleSet,
+    *,
+    shift_to_now: bool,
+    owners: str | None,
+    contracts: str | None,
+) -> None:
+    routing = router(owner_rules(owners, contracts))
     try:
         log = open_log(db)
     except HeldError as exc:
@@ -130,6 +150,7 @@ def _ingest(paths: tuple[Path, ...], db: str, ruleset: RuleSet, *, shift_to_now:
             )
         fail(str(exc))
         raise
+    log.route_owner = routing
     read = _shifted_reader(paths) if shift_to_now else iter_file
     with log, _progress(paths) as progress, stop_on_interrupt() as stop:
         result = ingest_paths(

@@ -18,9 +18,9 @@ from spansift.cli._write import emit, out_option, writable_file
 from spansift.errors import SpansiftError
 from spansift.review.grants import reconcile
 from spansift.review.html import render_html
-from spansift.review.owners import OwnerRule, load_owners, load_section, owner_of
-from spansift.review.render import render_markdown, render_text, review_document
-from spansift.review.report import build_review
+from spansift.review.owners import load_section
+from spansift.review.render import render_json, render_markdown, render_text
+from spansift.review.report import BY, build_review
 from spansift.review.suggest import suggestions
 from spansift.review.webhooks import deliver, parse_hooks, payload
 from spansift.rules._select import CONTRACTS_FILE
@@ -32,27 +32,6 @@ def _fetch(db: str) -> Any:
         return read_query(db, sql, params)
 
     return fetch
-
-
-def owner_rules(path: str | None) -> tuple[OwnerRule, ...]:
-    """Routing rules from --owners, else the `owners:` section of ./spansift.yaml."""
-    if path is None and os.path.exists(CONTRACTS_FILE):
-        path = CONTRACTS_FILE
-    if path is None:
-        return ()
-    try:
-        return load_owners(path)
-    except SpansiftError as exc:
-        fail(str(exc))
-        raise
-
-
-def owners_option(func: Any) -> Any:
-    return click.option(
-        "--owners",
-        type=click.Path(exists=True, dir_okay=False),
-        help=f"Owner routing rules (YAML `owners:` list) [default: ./{CONTRACTS_FILE}].",
-    )(func)
 
 
 @click.command()
@@ -72,25 +51,29 @@ def owners_option(func: Any) -> Any:
     show_default=True,
     help="Terminal tables, Markdown, one self-contained HTML page, or one JSON document.",
 )
+@click.option(
+    "--by",
+    type=click.Choice(BY),
+    default="workflow",
+    show_default=True,
+    help="Group counts by workflow and type, or by the controls rows evidence.",
+)
 @out_option
-@owners_option
 @token_option
-def review(
-    db: str, since: str, until: str | None, fmt: str, out: str | None, owners: str | None
-) -> None:
-    """The review of a window: patterns, owners, follow-ups and the autonomy signal."""
+def review(db: str, since: str, until: str | None, fmt: str, by: str, out: str | None) -> None:
+    """The review of a window: patterns in triage order, owners, metrics, the autonomy signal."""
     if out:
         writable_file(out, "--out")  # before the queries, not after
     start, end = window(since, until)
     end = end or utc_now()
     assert start is not None  # --since has a default
-    result = build_review(_fetch(db), end - start, owner_rules(owners), now=end)
+    result = build_review(_fetch(db), end - start, now=end, by=by)
     if fmt == "html":
         text = render_html(result)
+    elif fmt == "json":
+        text = render_json(result)
     elif fmt == "markdown":
         text = render_markdown(result)
-    elif fmt == "json":
-        text = dump(review_document(result, plain))
     else:
         text = render_text(result, None if out else terminal_width())
     emit(text, out)
@@ -141,13 +124,15 @@ def grants_report(db: str) -> None:
 
 _PENDING_SQL = """
 SELECT e.exception_id, e.occurred_at, e.workflow, e.exception_type, e.severity, e.rule_id,
-       e.agent, e.tool, e.summary, e.status, e.trace_id, e.span_id, r.owner AS row_owner,
-       d.assigned_owner
-FROM exceptions e JOIN exception_rows r USING (exception_id)
-LEFT JOIN latest_decisions d USING (exception_id)
+       e.agent, e.tool, e.summary, e.status, e.trace_id, e.span_id, e.owner
+FROM exceptions e
 WHERE e.occurred_at >= ? AND e.status IN ('open', 'regressed')
   AND NOT EXISTS (SELECT 1 FROM webhook_deliveries w
                   WHERE w.exception_id = e.exception_id AND w.delivered AND w.hook = ?)
+  -- a pattern `serve` already pushed to this hook is not posted again row by row
+  AND NOT EXISTS (SELECT 1 FROM notifications n JOIN exception_patterns p
+                  ON p.fingerprint = n.fingerprint
+                  WHERE p.exception_id = e.exception_id AND n.hook = ? AND n.state = 'delivered')
 ORDER BY e.occurred_at
 """
 
@@ -163,10 +148,13 @@ ORDER BY e.occurred_at
     type=click.Path(exists=True, dir_okay=False),
     help=f"Webhook targets (YAML `webhooks:` list) [default: ./{CONTRACTS_FILE}].",
 )
-@owners_option
 @token_option
-def notify(db: str, since: str, hooks_file: str | None, owners: str | None) -> None:
-    """POST open and regressed exceptions to matching webhooks; outcomes go to the log."""
+def notify(db: str, since: str, hooks_file: str | None) -> None:
+    """POST open and regressed exceptions to matching webhooks (catching up); outcomes logged.
+
+    `spansift serve` and the processor push one message per new or regressed pattern as
+    rows are written; `notify` posts what is still undelivered, row by row.
+    """
     path = hooks_file or (CONTRACTS_FILE if os.path.exists(CONTRACTS_FILE) else None)
     try:
         hooks = parse_hooks(load_section(path, "webhooks"), path) if path else ()
@@ -175,17 +163,13 @@ def notify(db: str, since: str, hooks_file: str | None, owners: str | None) -> N
         return
     if not hooks:
         fail("no webhooks configured: pass --webhooks FILE or add `webhooks:` to spansift.yaml")
-    rules = owner_rules(owners)
     start = parse_time(since, "--since")
     fetch = _fetch(db)
     for hook in hooks:
-        columns, rows = fetch(_PENDING_SQL, [start, hook.name])
+        columns, rows = fetch(_PENDING_SQL, [start, hook.name, hook.name])
         outcomes: list[list[Any]] = []
         for raw in rows:
             row = dict(zip(columns, raw, strict=True))
-            row["owner"] = owner_of(
-                rules, {**row, "owner": row["row_owner"]}, row["assigned_owner"]
-            )
             if hook.wants(row):
                 result = deliver(hook, payload(row))
                 outcomes.append([row["exception_id"], hook.name, result.attempts,

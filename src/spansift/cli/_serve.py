@@ -4,20 +4,35 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Sequence
 from types import FrameType
 
 import click
 
-from spansift.cli._common import db_option, load_rules, private_files, rules_options
+from spansift.cli._common import (
+    db_option,
+    load_rules,
+    owner_rules,
+    owners_option,
+    private_files,
+    rules_options,
+    webhook_targets,
+)
 from spansift.cli._serve_log import Summary, say
 from spansift.cli._serve_start import check_tls, start
 from spansift.receiver import Limits, ReceiverConfig
+from spansift.review.webhooks import Hook
 from spansift.rules import RuleSet
+
+
+def _pushing(hooks: Sequence[Hook]) -> str:
+    return f", pushing to {len(hooks)} webhook{'s' if len(hooks) != 1 else ''}" if hooks else ""
 
 
 @click.command()
 @db_option
 @rules_options
+@owners_option
 @click.option(
     "--host",
     envvar="SPANSIFT_HOST",
@@ -141,6 +156,21 @@ from spansift.rules import RuleSet
     help="Seconds between one-line summaries of what arrived and was found; 0 for none.",
 )
 @click.option(
+    "--webhooks",
+    "hooks_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Push one message per new or regressed pattern to these webhooks (YAML `webhooks:` "
+    "list) [default: the contracts file, else ./spansift.yaml].",
+)
+@click.option(
+    "--otel-export/--no-otel-export",
+    envvar="SPANSIFT_OTEL_EXPORT",
+    default=False,
+    show_default=True,
+    help="Emit each new exception and decision as an OTLP log record, plus metrics, to the "
+    "endpoint of the standard OTEL_EXPORTER_OTLP_* variables (env SPANSIFT_OTEL_EXPORT).",
+)
+@click.option(
     "--test-pause-file",
     hidden=True,
     help="Testing only: while this file exists the worker processes nothing.",
@@ -150,6 +180,7 @@ def serve(
     rule_paths: tuple[str, ...],
     contracts: str | None,
     no_default_rules: bool,
+    owners: str | None,
     host: str,
     grpc_port: int,
     http_port: int,
@@ -167,6 +198,8 @@ def serve(
     tls_key: str | None,
     verbose: bool,
     summary_every: float,
+    hooks_file: str | None,
+    otel_export: bool,
     test_pause_file: str | None,
 ) -> None:
     """Receive OTLP traces (gRPC and HTTP) and keep the exception log up to date.
@@ -177,6 +210,7 @@ def serve(
     """
     check_tls(tls_cert, tls_key)
     ruleset = load_rules(rule_paths, contracts, no_default_rules=no_default_rules)
+    hooks = webhook_targets(hooks_file, contracts)
     limits = Limits(
         max_body_bytes=max_body_mib << 20,
         max_backlog_bytes=max_backlog_mib << 20,
@@ -190,6 +224,7 @@ def serve(
         memory_limit_mib=memory_limit_mib, pause_file=test_pause_file,
         run_window_s=run_window, tls_cert=tls_cert, tls_key=tls_key,
         request_log=say if verbose else None,
+        owners=owner_rules(owners, contracts), otel_export=otel_export, hooks=tuple(hooks),
     )  # fmt: skip
     # The log, its WAL, the spool and the token are evidence: readable by the owner only.
     with private_files():
@@ -222,8 +257,10 @@ def _run(config: ReceiverConfig, ruleset: RuleSet, summary_every: float) -> None
     host = config.host
     say(
         f"otlp grpc {host}:{receiver.grpc_port}, otlp http {host}:{receiver.http_port}{tls}, "
-        f"db {config.db}, {len(ruleset)} rules; ready"
+        f"db {config.db}, {len(ruleset)} rules{_pushing(config.hooks)}; ready"
     )
+    where = "$SPANSIFT_TOKEN" if config.token else f"{config.db}.token"
+    say(f"review page: {receiver.base_url}/review?token=TOKEN (the token is in {where})")
     summary = Summary(summary_every, receiver.stats())
     while not stop.wait(min(1.0, summary_every or 1.0)):
         if summary.due():

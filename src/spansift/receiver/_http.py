@@ -7,6 +7,7 @@
     GET  /spansift/export?table=NAME   a Parquet snapshot of one table
     POST /spansift/act       a review write (decision, grant, suspension), see spansift.review
     GET  /spansift/suspended?agent=A&workflow=W   {"suspended": bool} before an agent acts
+    GET  /review, /review/api/*  the review page and its API (see `_review_http`)
 
 The stdlib server costs no dependency and, per the baselines, carries about
 38K spans/s of parse-and-walk work, above what the rules leave anyway. One
@@ -31,6 +32,7 @@ from urllib.parse import urlsplit
 
 from google.rpc import code_pb2
 
+from spansift.receiver import _review_http
 from spansift.receiver._http_io import BodyTooLargeError, MalformedBodyError, RequestTimeoutError
 from spansift.receiver._http_spansift import Act, SpansiftEndpoints
 from spansift.receiver._intake import BusyError, Intake
@@ -92,6 +94,7 @@ class OtlpHttpServer(ThreadingHTTPServer):
         self.identity_key = ""  # per-start key of the discovery file, proven at /health
         self.header_timeout_s = intake.limits.header_timeout_s
         self.body_timeout_s = intake.limits.body_timeout_s
+        self.review: _review_http.ReviewPages | None = None  # set by the receiver
         self._connections = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self._overflow = threading.BoundedSemaphore(MAX_OVERFLOW)
 
@@ -157,6 +160,9 @@ class _Handler(SpansiftEndpoints):
         if self.overloaded:
             self.close_connection = True  # one answer, then the overflow slot is free again
         path = urlsplit(self.path).path
+        if path == "/review" or path.startswith("/review/"):
+            _review_http.handle(self.server.review, self, method)
+            return
         allowed = _ROUTES.get(path)
         if allowed is None:
             self.close_connection = True  # the body, if any, is not read

@@ -23,16 +23,21 @@ from typing import TYPE_CHECKING, Any
 
 from spansift._private import discovery_path, load_or_create_token, read_private, write_private
 from spansift.drive import Driver
+from spansift.export import OtelExport, attach_otel
 from spansift.receiver._grpc import start_grpc
 from spansift.receiver._http import OtlpHttpServer
 from spansift.receiver._intake import Intake, Limits
 from spansift.receiver._query import QueryService, lock_down
 from spansift.receiver._requestlog import GrpcLog, LoggedCounters, LoggedIntake, log_http
+from spansift.receiver._review_http import ReviewPages, reader
 from spansift.receiver._spool import Recovery, Spool
 from spansift.receiver._stats import Counters
 from spansift.receiver._tls import grpc_credentials, server_context, wrap_http
 from spansift.receiver._worker import Worker
 from spansift.review.actions import ActionError, apply, sync_fingerprints
+from spansift.review.owners import OwnerRule, router
+from spansift.review.push import Notifier
+from spansift.review.webhooks import Hook
 from spansift.store.log import ExceptionLog
 from spansift.traces import AssemblyLimits
 
@@ -73,6 +78,9 @@ class ReceiverConfig:
     tls_cert: str | None = None  # PEM certificate (with chain) and key: both listeners use TLS
     tls_key: str | None = None
     request_log: Callable[[str], None] | None = None  # `serve -v`: a line per request and batch
+    owners: tuple[OwnerRule, ...] = ()  # routing applied as rows are written
+    otel_export: bool | None = None  # exceptions and decisions out as OTLP; None: the env var
+    hooks: tuple[Hook, ...] = ()  # webhooks pushed one message per new or regressed pattern
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,12 +112,20 @@ class Receiver:
         self._intake: Intake | None = None
         self._key = secrets.token_hex(32)  # proves to clients that this process is the receiver
         self._announced = False
+        self._otel: OtelExport | None = None
+        self._notifier: Notifier | None = None
 
     def start(self) -> None:
         """Open the log, replay the spool, listen; raises SpansiftError, OSError or RuntimeError."""
         config = self.config
         log = self.log = ExceptionLog(config.db)  # fails fast if another process holds the file
         log.con.execute(f"SET memory_limit = '{int(config.memory_limit_mib)}MB'")
+        log.route_owner = router(config.owners)
+        self._otel = attach_otel(log, config.otel_export)
+        if config.hooks:
+            self._notifier = Notifier(log, config.hooks)
+            log.listeners.append(self._notifier.listener)
+            self._notifier.start()
         spool_dir = spool_path(config.db)
         spool_dir.mkdir(mode=0o700, exist_ok=True)  # raw requests may hold sensitive attributes
         export_dir = spool_dir / "export"
@@ -147,6 +163,8 @@ class Receiver:
         self._http.identity_key = self._key
         self._http.suspended = log.is_suspended
         self._http.alive = self._worker.alive
+        # The page writes decisions: it needs the same token as `/spansift/act`.
+        self._http.review = ReviewPages(reader(log.con), self._act, act_token)
         sync_fingerprints(log, self.ruleset)
         self._http_thread = threading.Thread(
             target=self._http.serve_forever, kwargs={"poll_interval": 0.2},
@@ -249,6 +267,10 @@ class Receiver:
             if self._worker is not None:
                 drained = self._worker.stop(deadline)
         backlog_bytes, backlog_requests = spool.backlog() if spool else (0, 0)
+        if self._notifier is not None:
+            self._notifier.stop(deadline)  # what stays pending is sent after the next start
+        if self._otel is not None:
+            self._otel.shutdown()  # exports what is buffered while the log can still be read
         if self.log is not None and (self._worker is None or not self._worker.alive()):
             self.log.checkpoint()
             self.log.close()

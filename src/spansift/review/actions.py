@@ -30,7 +30,9 @@ ACTIONS = {
     "resolve": "resolved",
     "suppress": "suppressed",
     "reopen": "open",
+    "assign": "",  # keeps each row's status; only the owner changes
 }
+PATTERN_ACTIONS = ("resolve", "suppress", "reopen")
 FOLLOW_UPS = tuple(f.value for f in FollowUp)
 _FILTERS = {
     "type": "exception_type = ?",
@@ -38,6 +40,8 @@ _FILTERS = {
     "rule": "rule_id = ?",
     "status": "status = ?",
     "agent": "agent = ?",
+    "fingerprint": "exception_id IN (SELECT exception_id FROM exception_patterns "
+    "WHERE fingerprint = ?)",
 }
 # Window bounds, ISO 8601 (UTC when no offset is given).
 _BOUNDS = {"since": "occurred_at >= ?", "until": "occurred_at < ?"}
@@ -157,24 +161,69 @@ def decide(log: ExceptionLog, doc: Mapping[str, Any]) -> dict[str, Any]:
     if action == "resolve" and resolution is None:
         msg = "resolving needs a --resolution (what was done)"
         raise ActionError(msg)
-    until = None
-    if action == "suppress":
-        seconds = _seconds(doc, "for_s")
-        if seconds is None:
-            msg = "suppressing needs --for (e.g. 7d): suppressions expire"
-            raise ActionError(msg)
-        until = utc_now() + timedelta(seconds=seconds)
+    owner, note = _text(doc, "owner"), _text(doc, "note")
+    if action == "assign" and owner is None:
+        msg = "assigning needs an --owner"
+        raise ActionError(msg)
+    seconds = _seconds(doc, "for_s")
+    if action == "suppress" and seconds is None:
+        msg = "suppressing needs --for (e.g. 7d): suppressions expire"
+        raise ActionError(msg)
+    until = utc_now() + timedelta(seconds=seconds) if seconds is not None else None
+    if doc.get("pattern"):
+        return _decide_patterns(log, doc, action, actor or "", until, resolution, follow_up, note)
     with log.lock:
         ids = select(log, doc)
         now = utc_now()
-        owner, note = _text(doc, "owner"), _text(doc, "note")
-        tail = (action, ACTIONS[action], owner, resolution, follow_up, note, until)
+        status = _statuses(log, ids) if action == "assign" else {}
+        kept = until if action == "suppress" else None
         rows = [
-            (_id(exception_id, now.isoformat(), action, actor), exception_id, now, actor, *tail)
+            (_id(exception_id, now.isoformat(), action, actor), exception_id, now, actor, action,
+             ACTIONS[action] or status[exception_id], owner, resolution, follow_up, note, kept)
             for exception_id in ids
-        ]
+        ]  # fmt: skip
         written = log.append(chain.DECISION, "decisions", rows)
-    return {"decided": written, "ids": ids, "status": ACTIONS[action]}
+    return {"decided": written, "ids": ids, "status": ACTIONS[action] or "assigned"}
+
+
+def _statuses(log: ExceptionLog, ids: list[str]) -> dict[str, str]:
+    """Each row's status as the `exceptions` view shows it now."""
+    _, rows = log.query(
+        "SELECT exception_id, status FROM exceptions WHERE list_contains(?, exception_id)", [ids]
+    )
+    return {str(i): str(s) for i, s in rows}
+
+
+def _decide_patterns(
+    log: ExceptionLog,
+    doc: Mapping[str, Any],
+    action: str,
+    actor: str,
+    until: datetime | None,
+    resolution: str | None,
+    follow_up: str | None,
+    note: str | None,
+) -> dict[str, Any]:
+    """One `pattern_decisions` row per pattern of the selected exceptions."""
+    if action not in PATTERN_ACTIONS:
+        msg = f"a pattern can be {', '.join(PATTERN_ACTIONS)}; {action} applies to rows only"
+        raise ActionError(msg)
+    with log.lock:
+        ids = select(log, doc)
+        _, found = log.query(
+            "SELECT DISTINCT fingerprint FROM exception_patterns "
+            "WHERE list_contains(?, exception_id) ORDER BY 1",
+            [ids],
+        )
+        now = utc_now()
+        rows = [
+            (_id(fp, now.isoformat(), action, actor), fp, now, actor, action, until, resolution,
+             follow_up, note)
+            for (fp,) in found
+        ]  # fmt: skip
+        written = log.append(chain.PATTERN_DECISION, "pattern_decisions", rows)
+    patterns = [str(r[1]) for r in rows]
+    return {"decided": written, "ids": ids, "patterns": patterns, "status": ACTIONS[action]}
 
 
 def grant(log: ExceptionLog, doc: Mapping[str, Any], contracts: Contracts | None) -> dict[str, Any]:
@@ -210,6 +259,26 @@ def grant(log: ExceptionLog, doc: Mapping[str, Any], contracts: Contracts | None
     )  # fmt: skip
     log.append(chain.GRANT, "grants", [row])
     return {"grant_id": grant_id, "expires_at": row[5].isoformat()}
+
+
+def revoke(log: ExceptionLog, doc: Mapping[str, Any]) -> dict[str, Any]:
+    """Take a grant back before it expires: uses after this are exceptions again."""
+    prefix = _text(doc, "grant_id", required=True) or ""
+    actor = _text(doc, "actor", required=True)
+    reason = _text(doc, "reason", required=True)
+    with log.lock:
+        _, found = log.query(
+            "SELECT grant_id FROM grants WHERE starts_with(grant_id, ?)", [prefix.lower()]
+        )
+        if len(found) != 1:
+            problem = "no grant" if not found else f"{len(found)} grants"
+            msg = f"grant id {prefix!r} matches {problem}"
+            raise ActionError(msg)
+        grant_id = str(found[0][0])
+        now = utc_now()
+        row = (_id(grant_id, now.isoformat(), actor), grant_id, now, actor, reason)
+        log.append(chain.REVOCATION, "grant_revocations", [row])
+    return {"grant_id": grant_id, "revoked_at": now.isoformat()}
 
 
 def suspend(log: ExceptionLog, doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -298,6 +367,8 @@ def apply(
         return grant(log, doc, contracts)
     if op == "suspend":
         return suspend(log, doc)
+    if op == "revoke":
+        return revoke(log, doc)
     if op == "deliveries":
         return deliveries(log, doc)
     if op == "fingerprints":

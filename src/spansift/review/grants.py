@@ -20,7 +20,8 @@ _TYPES = ", ".join(f"'{t}'" for t in sorted(GRANTABLE))
 GRANTS_SQL = f"""
 SELECT g.grant_id[1:12] AS id, g.agent, g.tool, g.scope, g.approvers,
        g.granted_at, g.expires_at,
-       CASE WHEN g.expires_at > ? THEN 'live' ELSE 'expired' END AS state,
+       CASE WHEN g.grant_id IN (SELECT grant_id FROM grant_revocations) THEN 'revoked'
+            WHEN g.expires_at > ? THEN 'live' ELSE 'expired' END AS state,
        (SELECT count(*) FROM grant_uses u WHERE u.grant_id = g.grant_id) AS uses,
        (SELECT count(*) FROM exception_rows e
          WHERE e.agent = g.agent AND e.tool = g.tool AND e.exception_type IN ({_TYPES})
@@ -43,7 +44,7 @@ def reconcile(
         doc = dict(zip(columns, row, strict=True))
         name = f"grant {doc['id']} ({doc['agent']} / {doc['tool']})"
         if doc["uses"] == 0:
-            when = "expired" if doc["state"] == "expired" else "is live"
+            when = {"expired": "expired", "revoked": "was revoked"}.get(doc["state"], "is live")
             findings.append(f"{name} {when} and was never used: take the permission back")
         if doc["beyond_scope"]:
             findings.append(

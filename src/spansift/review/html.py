@@ -1,5 +1,8 @@
 """The review as one self-contained HTML page: inline CSS and inline SVG charts, no scripts.
 
+Summaries are shown in full; the autonomy chart shows each workflow's rate of runs with
+exceptions in the two halves of the window.
+
 Nothing on the page loads from the network, so it can be mailed, attached to a
 ticket or opened offline. Every value is escaped.
 """
@@ -8,8 +11,9 @@ from __future__ import annotations
 
 from html import escape
 
+from spansift.review.autonomy import FLAGGED, Signal
 from spansift.review.render import cell
-from spansift.review.report import Review, Signal, Table
+from spansift.review.report import Review, Table
 
 _CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#1b1f24;background:#fff}
@@ -35,7 +39,7 @@ def _table(table: Table) -> str:
             tds = []
             for value in row:
                 text = escape(cell(value))
-                if value == "EXCEPTIONS OUTPACE CONTROLS":
+                if value == FLAGGED:
                     tds.append(f"<td class='flag'>{text}</td>")
                 elif isinstance(value, (int, float)) and not isinstance(value, bool):
                     tds.append(f"<td class='n'>{text}</td>")
@@ -49,40 +53,34 @@ def _table(table: Table) -> str:
 
 
 def chart(signal: Signal) -> str:
-    """Bars: severity points per bucket; dots and a line: controls added so far."""
-    n = max(len(signal.points), 1)
-    top = max([*signal.points, sum(signal.controls), 1])
-    step = (_W - 2 * _PAD) / n
+    """Two bars: the rate of runs with exceptions in each half of the window."""
+    rates = [r or 0.0 for r in signal.rates]
+    top = max([*rates, 0.0001])
+    width = (_W - 2 * _PAD) / 2
     scale = (_H - 2 * _PAD) / top
-    bars, dots = [], []
-    running = 0
-    for i, (points, controls) in enumerate(zip(signal.points, signal.controls, strict=True)):
-        x = _PAD + i * step
-        h = points * scale
+    bars = []
+    for i, (rate, label) in enumerate(zip(rates, ("1st half", "2nd half"), strict=True)):
+        x = _PAD + i * width
+        h = rate * scale
         bars.append(
-            f"<rect class='bar' x='{x + 1:.1f}' y='{_H - _PAD - h:.1f}' width='{step - 2:.1f}' "
-            f"height='{h:.1f}' fill='#d92d20'><title>{escape(signal.buckets[i])}: "
-            f"{points} points</title></rect>"
+            f"<rect class='bar' x='{x + 8:.1f}' y='{_H - _PAD - h:.1f}' width='{width - 16:.1f}' "
+            f"height='{h:.1f}' fill='{'#d92d20' if i else '#98a2b3'}'><title>{label}: "
+            f"{rate:.1%} of {signal.runs[i]:,.0f} runs</title></rect>"
+            f"<text x='{x + width / 2:.1f}' y='{_H - 6}' font-size='11' text-anchor='middle'>"
+            f"{label} {rate:.1%}</text>"
         )
-        running += controls
-        dots.append((x + step / 2, _H - _PAD - running * scale))
-    line = " ".join(f"{x:.1f},{y:.1f}" for x, y in dots)
     flag = "flag" if signal.flagged else "ok"
-    verdict = "exceptions outpace controls" if signal.flagged else "controls keep up"
     return (
         f"<div class='chart' data-workflow='{escape(signal.workflow)}'>"
-        f"<div><b>{escape(signal.workflow)}</b> <span class='{flag}'>{verdict}</span></div>"
+        f"<div><b>{escape(signal.workflow)}</b> <span class='{flag}'>"
+        f"{escape(signal.verdict)}</span></div>"
         f"<svg xmlns='http://www.w3.org/2000/svg' width='{_W}' height='{_H}' "
         f"viewBox='0 0 {_W} {_H}' role='img' aria-label='{escape(signal.workflow)}'>"
         f"<line x1='{_PAD}' y1='{_H - _PAD}' x2='{_W - _PAD}' y2='{_H - _PAD}' stroke='#888'/>"
         + "".join(bars)
-        + f"<polyline points='{line}' fill='none' stroke='#1570ef' stroke-width='2'/>"
-        + f"<text x='{_PAD}' y='{_H - 6}' font-size='11'>{escape(signal.buckets[0])}</text>"
-        + f"<text x='{_W - _PAD}' y='{_H - 6}' font-size='11' text-anchor='end'>"
-        f"{escape(signal.buckets[-1])}</text>"
-        + f"<text x='{_PAD}' y='14' font-size='11'>max {top}</text></svg>"
-        f"<div class='legend'>red: severity points ({signal.first_half} then "
-        f"{signal.second_half}); blue: controls added ({signal.controls_added})</div></div>"
+        + "</svg>"
+        f"<div class='legend'>runs with exceptions per run seen; controls added: "
+        f"{signal.controls_added}</div></div>"
     )
 
 

@@ -8,15 +8,17 @@
 
 Every key of `match` must hold (`workflow`, `agent`, `tool`, `exception_type`, globs as in
 `fnmatch`). The list lives in its own file (`--owners FILE`) or under `owners:` in
-`spansift.yaml`. An owner assigned by a decision wins over routing; the owner a rule or
-contract wrote on the row is the fallback.
+`spansift.yaml`. Routing is applied when a row is written (`ExceptionLog.route_owner`), so
+`ls`, the review and the page show the same owner. An owner assigned by a decision wins
+over routing; the owner of the rule or contract is the fallback.
 """
 
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -91,8 +93,6 @@ def route(rules: Sequence[OwnerRule], row: Mapping[str, Any]) -> str | None:
     return None
 
 
-def owner_of(
-    rules: Sequence[OwnerRule], row: Mapping[str, Any], assigned: str | None
-) -> str | None:
-    """Assigned by a decision, else routed, else what the rule or contract wrote."""
-    return assigned or route(rules, row) or row.get("owner") or None
+def router(rules: Sequence[OwnerRule]) -> Callable[[Mapping[str, Any]], str | None] | None:
+    """For `ExceptionLog.route_owner`: the first matching rule's owner (None: no rules)."""
+    return partial(route, tuple(rules)) if rules else None

@@ -1,32 +1,31 @@
-"""The review as text: aligned terminal tables or Markdown."""
+"""The review as text: aligned terminal tables, Markdown, or JSON (also what the page reads)."""
 
 from __future__ import annotations
 
+import json
+import math
 import textwrap
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timezone
 from typing import Any
 
 from spansift._table import aligned
 from spansift.review.report import Review
 
-MAX_CELL = 60  # for Markdown and HTML cells; terminal tables fit the width they are given
 
-
-def cell(value: Any, limit: int | None = MAX_CELL) -> str:
-    """A value as short, one-line text (cut at `limit` characters unless it is None)."""
+def cell(value: Any) -> str:
+    """A value as one line of text; nothing is cut (summaries are read in full)."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         return f"{value:%Y-%m-%d %H:%M}"
     if isinstance(value, float):
         return f"{value:,.1f}"
-    text = str(value).replace("\n", " ")
-    return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."
+    return str(value).replace("\n", " ")
 
 
 def _aligned(columns: Sequence[str], rows: Sequence[Sequence[Any]], width: int | None) -> list[str]:
-    return aligned(columns, [[cell(v, None) for v in row] for row in rows], width)
+    return aligned(columns, [[cell(v) for v in row] for row in rows], width)
 
 
 def _window(review: Review) -> str:
@@ -67,31 +66,54 @@ def render_markdown(review: Review) -> str:
     return "\n".join(out)
 
 
-def review_document(review: Review, plain: Callable[[Any], Any]) -> dict[str, Any]:
-    """The review as one JSON-ready object: window, totals, tables (rows as objects), signals.
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return _iso(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
-    `plain` turns a cell value into a JSON value (the CLI's ISO 8601 `Z` timestamps).
-    """
+
+def render_json(review: Review) -> str:
+    """One JSON document: window, totals, patterns in triage order, signals and every table."""
+    return json.dumps(review_dict(review), ensure_ascii=False, indent=1)
+
+
+def review_dict(review: Review) -> dict[str, Any]:
+    """The review as JSON-ready data (what `--format json` prints and the page reads)."""
     return {
-        "since": plain(review.since),
-        "until": plain(review.until),
+        "since": _iso(review.since),
+        "until": _iso(review.until),
         "totals": dict(review.totals),
+        "patterns": [p.as_json() for p in review.patterns],
+        "signals": [
+            {
+                "workflow": s.workflow,
+                "runs": list(s.runs),
+                "runs_with_exceptions": list(s.hit_runs),
+                "rates": list(s.rates),
+                "ratio": _plain(s.ratio),
+                "p_value": s.p_value,
+                "controls_added": s.controls_added,
+                "verdict": s.verdict,
+                "flagged": s.flagged,
+            }
+            for s in review.signals
+        ],
         "tables": [
             {
                 "title": t.title,
-                "rows": [
-                    {c: plain(v) for c, v in zip(t.columns, row, strict=True)} for row in t.rows
-                ],
+                "columns": list(t.columns),
+                "rows": [[_plain(v) for v in row] for row in t.rows],
                 "note": t.note,
             }
             for t in review.tables
         ],
-        "signals": [
-            {
-                "workflow": s.workflow, "first_half": s.first_half, "second_half": s.second_half,
-                "growth": s.growth, "controls_added": s.controls_added, "flagged": s.flagged,
-                "buckets": dict(zip(s.buckets, s.points, strict=True)),
-            }
-            for s in review.signals
-        ],
-    }  # fmt: skip
+    }
+
+
+def _iso(value: datetime) -> str:
+    """ISO 8601 in UTC with `Z`, as every JSON output of the CLI (naive values are UTC)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value.isoformat() + "Z"

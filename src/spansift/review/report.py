@@ -1,30 +1,36 @@
 """The review: what happened in a window, gathered from the log into plain tables.
 
-`build_review(fetch, since, owners)` runs read-only SQL through `fetch` (a local
-cursor or a running receiver) and returns a `Review`: titled tables in a fixed
-order plus one `Signal` per workflow. Renderers (`render.py`, `html.py`) only format.
-
-The autonomy signal compares, per workflow, the severity points of exceptions in
-the first and the second half of the window with the controls added in it
-(resolutions whose follow-up is not `none`). It is flagged when the points grew
-by more than the number of controls added: the agent is crossing boundaries
-faster than the team turns them into controls.
+`build_review(fetch, since)` runs read-only SQL through `fetch` (a local cursor or a
+running receiver) and returns a `Review`: the patterns in triage order (`triage.py`),
+titled tables in a fixed order, and one autonomy `Signal` per workflow (`autonomy.py`:
+the rate of runs with exceptions against the workflow's traffic). Renderers
+(`render.py`, `html.py`) only format. Owners are the ones the rows were written with
+(routing happens at write time), so the review, `ls` and the page agree.
 """
 
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from spansift.review.owners import OwnerRule, owner_of
+from spansift.review.autonomy import SIGNAL_COLUMNS, THRESHOLD, Signal, signal_row, signals
+from spansift.review.triage import (
+    METRIC_COLUMNS,
+    PATTERN_COLUMNS,
+    Pattern,
+    duration,
+    metric_rows,
+    pattern_row,
+    patterns,
+)
 from spansift.store.rows import utc_now
 
 Fetch = Callable[[str, Sequence[Any]], tuple[tuple[str, ...], list[tuple[Any, ...]]]]
 SEVERITY_POINTS = {"info": 0, "low": 1, "medium": 2, "high": 4, "critical": 8}
+BY = ("workflow", "control")
 ESCALATION_TYPES = ("human_override", "rollback", "approval_escalated", "handoff_to_human")
 UNRESOLVED = ("open", "regressed", "acknowledged")
 LIST_LIMIT = 20
@@ -33,36 +39,19 @@ PATTERN_LIMIT = 30
 _ROWS_SQL = """
 SELECT e.exception_id, e.occurred_at, coalesce(e.workflow, '(none)') AS workflow,
        e.exception_type, e.severity, e.rule_id, e.agent, e.tool, e.summary, e.status,
-       r.owner, d.assigned_owner
+       e.owner, e.trace_id, e.controls
 FROM exceptions e
-JOIN exception_rows r USING (exception_id)
-LEFT JOIN latest_decisions d USING (exception_id)
 WHERE e.occurred_at >= ? AND e.occurred_at < ?
 ORDER BY e.occurred_at
-"""
-_PATTERNS_SQL = """
-SELECT CASE WHEN regressed > 0 THEN 'regressed' WHEN first_seen >= ? THEN 'new'
-            ELSE 'ongoing' END AS state,
-       "type", workflow, subject, exceptions, open, first_seen, last_seen, latest_id,
-       latest_summary
-FROM exception_pattern_view WHERE last_seen >= ? AND first_seen < ?
-ORDER BY (state = 'ongoing'), open DESC, exceptions DESC, last_seen DESC
 """
 _DECISIONS_SQL = """
 SELECT d.action, d.follow_up, coalesce(r.workflow, '(none)'), d.decided_at
 FROM decisions d JOIN exception_rows r USING (exception_id)
 WHERE d.decided_at >= ? AND d.decided_at < ?
 """
+_RUNS_SQL = "SELECT workflow, day, runs FROM workflow_runs WHERE day >= ?::DATE AND day <= ?::DATE"
 _GAPS_SQL = """
 SELECT count(*), coalesce(sum(lost_spans), 0) FROM evidence_gaps WHERE last_at >= ? AND first_at < ?
-"""
-_METRICS_SQL = """
-SELECT coalesce(m.workflow, '(none)') AS workflow, count(*) AS exceptions,
-       round(median(m.detect_s), 1) AS detect_s, round(median(m.ack_s), 1) AS ack_s,
-       round(median(m.resolve_s), 1) AS resolve_s,
-       count(*) FILTER (WHERE m."type" = 'approval_bypassed') AS review_bypasses
-FROM incident_metrics m JOIN exceptions e USING (exception_id)
-WHERE e.occurred_at >= ? AND e.occurred_at < ? GROUP BY ALL ORDER BY exceptions DESC, workflow
 """
 _SUSPENDED_SQL = """
 SELECT target_kind, target, actor, reason, decided_at FROM suspensions
@@ -84,27 +73,6 @@ class Table:
 
 
 @dataclass(frozen=True, slots=True)
-class Signal:
-    """The autonomy signal of one workflow over the window."""
-
-    workflow: str
-    buckets: tuple[str, ...]  # bucket labels
-    points: tuple[int, ...]  # severity points per bucket
-    controls: tuple[int, ...]  # controls added per bucket
-    first_half: int
-    second_half: int
-    controls_added: int
-
-    @property
-    def growth(self) -> int:
-        return self.second_half - self.first_half
-
-    @property
-    def flagged(self) -> bool:
-        return self.growth > self.controls_added
-
-
-@dataclass(frozen=True, slots=True)
 class Review:
     """Everything a review shows, in order."""
 
@@ -113,100 +81,49 @@ class Review:
     totals: tuple[tuple[str, Any], ...]
     tables: tuple[Table, ...]
     signals: tuple[Signal, ...]
+    patterns: tuple[Pattern, ...] = ()
 
     def table(self, title: str) -> Table:
         return next(t for t in self.tables if t.title == title)
 
 
-def _buckets(since: datetime, until: datetime) -> tuple[list[datetime], str]:
-    span = until - since
-    days = span / timedelta(days=1)
-    if days >= 2:
-        count, fmt = min(math.ceil(days), 31), "%m-%d"
-    else:
-        count, fmt = max(2, min(math.ceil(span / timedelta(hours=1)), 24)), "%H:%M"
-    width = span / count
-    return [since + width * i for i in range(count)], fmt
-
-
-def _index(starts: Sequence[datetime], when: datetime) -> int:
-    for i in range(len(starts) - 1, -1, -1):
-        if when >= starts[i]:
-            return i
-    return 0
-
-
-def _signals(
-    rows: Sequence[dict[str, Any]],
-    decisions: Sequence[tuple[Any, ...]],
-    since: datetime,
-    until: datetime,
-) -> tuple[Signal, ...]:
-    starts, fmt = _buckets(since, until)
-    points: dict[str, list[int]] = defaultdict(lambda: [0] * len(starts))
-    controls: dict[str, list[int]] = defaultdict(lambda: [0] * len(starts))
-    for row in rows:
-        points[row["workflow"]][_index(starts, row["occurred_at"])] += SEVERITY_POINTS.get(
-            row["severity"], 1
-        )
-    for action, follow_up, workflow, decided_at in decisions:
-        if action == "resolve" and follow_up not in (None, "none"):
-            controls[workflow][_index(starts, decided_at)] += 1
-    middle = since + (until - since) / 2
-    out = []
-    for workflow in sorted(set(points) | set(controls)):
-        first = sum(
-            SEVERITY_POINTS.get(r["severity"], 1)
-            for r in rows
-            if r["workflow"] == workflow and r["occurred_at"] < middle
-        )
-        second = sum(points[workflow]) - first
-        out.append(
-            Signal(
-                workflow,
-                tuple(s.strftime(fmt) for s in starts),
-                tuple(points[workflow]),
-                tuple(controls[workflow]),
-                first,
-                second,
-                sum(controls[workflow]),
-            )
-        )
-    return tuple(out)
-
-
 def build_review(
-    fetch: Fetch, since: timedelta, owners: Sequence[OwnerRule] = (), now: datetime | None = None
+    fetch: Fetch, since: timedelta, now: datetime | None = None, by: str = "workflow"
 ) -> Review:
     """Gather the review of the window `since` before `now` (UTC; a past `now` ends the window
-    there)."""
+    there); `by` workflow or control."""
     until = now or utc_now()
     start = until - since
     columns, raw = fetch(_ROWS_SQL, [start, until])
     rows = [dict(zip(columns, r, strict=True)) for r in raw]
-    for row in rows:
-        row["effective_owner"] = owner_of(owners, row, row["assigned_owner"])
     _, decisions = fetch(_DECISIONS_SQL, [start, until])
+    found = patterns(fetch, start, until)
+    shown = tuple(pattern_row(p) for p in found[:PATTERN_LIMIT])
+    more = len(found) - PATTERN_LIMIT
+    note = f"{more} more patterns not shown" if more > 0 else ""
     tables = [
-        _by_workflow(rows),
-        _patterns(fetch, start, until),
+        Table("Patterns (triage order)", PATTERN_COLUMNS, shown, note),
+        _by_control(rows) if by == "control" else _by_workflow(rows),
         _unowned(rows),
-        _unresolved(rows),
+        _unresolved(rows, until),
         _escalations(rows),
         _follow_ups(decisions),
     ]
-    signals = _signals(rows, decisions, start, until)
-    tables.append(
-        Table(
-            "Autonomy signal",
-            ("workflow", "points 1st half", "points 2nd half", "growth", "controls added", "flag"),
-            tuple(_signal_row(s) for s in signals),
-            "points: info 0, low 1, medium 2, high 4, critical 8; flagged when the growth "
-            "exceeds the controls added (resolutions with a follow-up other than none)",
-        )
+    controls: Counter[str] = Counter()
+    for action, follow_up, workflow, _ in decisions:
+        if action == "resolve" and follow_up not in (None, "none"):
+            controls[workflow] += 1
+    hit_traces: dict[tuple[str, str], datetime] = {}
+    for row in rows:
+        hit_traces.setdefault((row["workflow"], row["trace_id"]), row["occurred_at"])
+    _, runs = fetch(_RUNS_SQL, [start, until])
+    found_signals = signals(
+        [(w, t, when) for (w, t), when in hit_traces.items()], runs, controls, start, until
     )
-    mcols, metrics = fetch(_METRICS_SQL, [start, until])
-    tables.append(Table("Incident metrics (medians, seconds)", mcols, tuple(metrics)))
+    signal_rows = tuple(signal_row(s) for s in found_signals)
+    tables.append(Table("Autonomy signal", SIGNAL_COLUMNS, signal_rows, THRESHOLD))
+    metrics = metric_rows(fetch, start)
+    tables.append(Table("Incident metrics (medians)", METRIC_COLUMNS, metrics, _METRICS_NOTE))
     _, gaps = fetch(_GAPS_SQL, [start, until])
     _, suspended = fetch(_SUSPENDED_SQL, [])
     tables.append(Table("Suspended", ("kind", "target", "by", "reason", "since"), tuple(suspended)))
@@ -214,17 +131,42 @@ def build_review(
     totals = (
         ("exceptions", len(rows)),
         ("open", opened),
-        ("unowned", sum(1 for r in rows if r["effective_owner"] is None)),
+        ("unowned", sum(1 for r in rows if r["owner"] is None)),
         ("decisions", len(decisions)),
         ("evidence gaps", gaps[0][0]),
         ("spans lost", int(gaps[0][1])),
     )
-    return Review(start, until, totals, tuple(tables), signals)
+    return Review(start, until, totals, tuple(tables), found_signals, tuple(found))
 
 
-def _signal_row(s: Signal) -> tuple[Any, ...]:
-    flag = "EXCEPTIONS OUTPACE CONTROLS" if s.flagged else "ok"
-    return (s.workflow, s.first_half, s.second_half, s.growth, s.controls_added, flag)
+_METRICS_NOTE = (
+    "detect: span end to row written; ack, resolve: row written to the first such decision; "
+    "contain: occurrence to the first suspension of its agent or workflow, or its resolution; "
+    "affected records: distinct targets (spansift.tool.target, else spansift.gate.scope) of "
+    "failed or refused tool calls"
+)
+
+
+def _by_control(rows: Sequence[dict[str, Any]]) -> Table:
+    counts: Counter[str] = Counter()
+    opened: Counter[str] = Counter()
+    high: Counter[str] = Counter()
+    types: dict[str, set[str]] = defaultdict(set)
+    for row in rows:
+        for control in row["controls"] or ("(none)",):
+            counts[control] += 1
+            opened[control] += row["status"] in ("open", "regressed")
+            high[control] += row["severity"] in ("high", "critical")
+            types[control].add(row["exception_type"])
+    return Table(
+        "By control",
+        ("control", "exceptions", "open", "high+", "types"),
+        tuple(
+            (c, counts[c], opened[c], high[c], ", ".join(sorted(types[c])))
+            for c in sorted(counts, key=lambda c: (c == "(none)", -counts[c], c))
+        ),
+        "controls a row evidences come from its rule's `controls:` (docs/controls.md)",
+    )
 
 
 def _by_workflow(rows: Sequence[dict[str, Any]]) -> Table:
@@ -244,18 +186,6 @@ def _by_workflow(rows: Sequence[dict[str, Any]]) -> Table:
     )
 
 
-def _patterns(fetch: Fetch, start: datetime, until: datetime) -> Table:
-    columns, rows = fetch(_PATTERNS_SQL, [start, start, until])
-    shown = tuple(
-        tuple(f"{v:%Y-%m-%d %H:%M}" if isinstance(v, datetime) else v for v in r)
-        for r in rows[:PATTERN_LIMIT]
-    )
-    note = (
-        f"{len(rows) - PATTERN_LIMIT} more patterns not shown" if len(rows) > PATTERN_LIMIT else ""
-    )
-    return Table("Patterns", columns, shown, note)
-
-
 def _listing(rows: Sequence[dict[str, Any]], extra: str) -> tuple[tuple[Any, ...], ...]:
     return tuple(
         (r["exception_id"][:12], f"{r['occurred_at']:%Y-%m-%d %H:%M}", r["workflow"],
@@ -265,7 +195,7 @@ def _listing(rows: Sequence[dict[str, Any]], extra: str) -> tuple[tuple[Any, ...
 
 
 def _unowned(rows: Sequence[dict[str, Any]]) -> Table:
-    found = [r for r in rows if r["effective_owner"] is None]
+    found = [r for r in rows if r["owner"] is None]
     note = f"{len(found)} rows have no owner; add an owners rule or a contract owner"
     return Table(
         "Unowned",
@@ -275,22 +205,26 @@ def _unowned(rows: Sequence[dict[str, Any]]) -> Table:
     )
 
 
-def _unresolved(rows: Sequence[dict[str, Any]]) -> Table:
+def _unresolved(rows: Sequence[dict[str, Any]], until: datetime) -> Table:
     per: dict[str, Counter[str]] = defaultdict(Counter)
     oldest: dict[str, datetime] = {}
     for row in rows:
         if row["status"] in UNRESOLVED:
-            owner = row["effective_owner"] or "(unowned)"
+            owner = row["owner"] or "(unowned)"
             per[owner][row["status"]] += 1
             oldest.setdefault(owner, row["occurred_at"])
     return Table(
         "Unresolved by owner",
-        ("owner", "open", "regressed", "acknowledged", "oldest"),
+        ("owner", "open", "regressed", "acknowledged", "oldest open for"),
         tuple(
-            (owner, c["open"], c["regressed"], c["acknowledged"], f"{oldest[owner]:%Y-%m-%d %H:%M}")
+            (owner, c["open"], c["regressed"], c["acknowledged"], _age(until, oldest[owner]))
             for owner, c in sorted(per.items(), key=lambda kv: -sum(kv[1].values()))
         ),
     )
+
+
+def _age(until: datetime, since: datetime) -> str:
+    return duration((until - since).total_seconds())
 
 
 def _escalations(rows: Sequence[dict[str, Any]]) -> Table:

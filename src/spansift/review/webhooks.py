@@ -6,6 +6,8 @@
         match: {owner: "payments*", min_severity: high}
         secret_header: X-Hook-Token      # optional; the value comes from the environment
         secret_env: PAYMENTS_HOOK_TOKEN
+        format: slack                    # optional: a Slack-compatible body (text + blocks)
+        max_per_hour: 20                 # optional: pushed messages per owner per hour
 
 `match` takes globs for `owner`, `workflow`, `exception_type` and a `min_severity`. The
 URL and the secret are never written to the log or printed: deliveries are recorded
@@ -36,6 +38,10 @@ from spansift.errors import SpansiftError
 from spansift.review.report import SEVERITY_POINTS
 
 _MATCH_KEYS = ("owner", "workflow", "exception_type", "min_severity")
+_HOOK_KEYS = ("name", "url", "match", "secret_header", "secret_env", "format", "max_per_hour")
+FORMATS = ("json", "slack")
+MAX_PER_HOUR = 20
+
 _SCHEMES = ("http", "https")
 
 
@@ -75,6 +81,8 @@ class Hook:
     match: tuple[tuple[str, str], ...] = ()
     secret_header: str | None = None
     secret_env: str | None = None
+    format: str = "json"  # json, or slack: {"text", "blocks"} as Slack incoming webhooks take
+    max_per_hour: int = MAX_PER_HOUR  # pushed messages per owner per hour; more wait their turn
 
     def wants(self, row: Mapping[str, Any]) -> bool:
         for key, pattern in self.match:
@@ -122,6 +130,18 @@ def parse_hooks(doc: Any, where: str) -> tuple[Hook, ...]:
         if bool(entry.get("secret_header")) != bool(entry.get("secret_env")):
             msg = f"{label}: give both secret_header and secret_env, or neither"
             raise SpansiftError(msg)
+        unknown = sorted(set(entry) - set(_HOOK_KEYS))
+        if unknown:
+            msg = f"{label}: unknown key {unknown[0]!r}; use {', '.join(_HOOK_KEYS)}"
+            raise SpansiftError(msg)
+        fmt = entry.get("format", "json")
+        rate = entry.get("max_per_hour", MAX_PER_HOUR)
+        if fmt not in FORMATS:
+            msg = f"{label}: format must be one of {', '.join(FORMATS)}"
+            raise SpansiftError(msg)
+        if not isinstance(rate, int) or isinstance(rate, bool) or rate < 1:
+            msg = f"{label}: max_per_hour must be a positive whole number"
+            raise SpansiftError(msg)
         hooks.append(
             Hook(
                 str(entry.get("name") or f"hook{number}"),
@@ -129,9 +149,35 @@ def parse_hooks(doc: Any, where: str) -> tuple[Hook, ...]:
                 tuple((str(k), str(v)) for k, v in match.items()),
                 entry.get("secret_header"),
                 entry.get("secret_env"),
+                fmt,
+                rate,
             )
         )
     return tuple(hooks)
+
+
+def pattern_payload(hook: Hook, event: str, pattern: Mapping[str, Any]) -> dict[str, Any]:
+    """The body announcing a new or regressed pattern, in the hook's format."""
+    body = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in pattern.items()}
+    if hook.format != "slack":
+        return {"event": f"pattern.{event}", "pattern": body}
+    title = "New exception pattern" if event == "new" else "Exception pattern regressed"
+    subject = body.get("tool") or body.get("agent") or "-"
+    text = (
+        f"{title}: {body.get('severity')} {body.get('exception_type')} in "
+        f"{body.get('workflow') or '(no workflow)'} ({subject}): {body.get('summary')}"
+    )
+    facts = (
+        f"*owner* {body.get('owner') or '(unowned)'}  *rows* {body.get('exceptions')}  "
+        f"*exception* `{str(body.get('exception_id'))[:12]}`  *trace* `{body.get('trace_id')}`"
+    )
+    return {
+        "text": text,
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"*{title}*\n{text}"}},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": facts}]},
+        ],
+    }
 
 
 def payload(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -152,11 +198,18 @@ def deliver(
     backoff_s: float = 0.5,
     timeout_s: float = 5.0,
     sleep: Callable[[float], None] = time.sleep,
+    delivery_id: str | None = None,
 ) -> Outcome:
-    """POST `body` as JSON; retry on connection errors, 429 and 5xx with doubling delays."""
+    """POST `body` as JSON; retry on connection errors, 429 and 5xx with doubling delays.
+
+    `delivery_id` goes out as `X-Spansift-Delivery`, the same on every retry, so a receiver
+    can drop the copy a crash between its answer and our record may cause.
+    """
     if urlsplit(hook.url).scheme not in _SCHEMES:
         return Outcome(False, 0, None, "only http:// and https:// URLs are delivered to")
     headers = {"Content-Type": "application/json", "User-Agent": "spansift-webhook"}
+    if delivery_id:
+        headers["X-Spansift-Delivery"] = delivery_id
     if hook.secret_header and hook.secret_env:
         secret = os.environ.get(hook.secret_env)
         if not secret:

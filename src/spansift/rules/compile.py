@@ -231,6 +231,7 @@ class Compiler:
                 if getattr(override, name) is not None
             }
             changes["exceptions"] = target.exceptions + override.exceptions
+            changes["controls"] = tuple(dict.fromkeys(target.controls + override.controls))
             specs[target.id] = dataclasses.replace(target, **changes)
         for _, conditions in self.pack.unloaded:
             for condition in conditions:

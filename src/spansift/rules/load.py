@@ -25,6 +25,7 @@ from spansift.model import ExceptionType, FollowUp, Origin, Severity
 from spansift.rules._aggregate import AGGREGATE_VALUES, aggregate_parts
 from spansift.rules._cases import parse_cases
 from spansift.rules._conditions import parse_condition
+from spansift.rules._controls import parse_controls
 from spansift.rules._fields import field_hint
 from spansift.rules._yaml import (
     MappingNode,
@@ -53,8 +54,7 @@ ITEM_KINDS = ("rule", "list", "macro", "override")
 RULE_KEYS = (
     "rule", "exception", "severity", "boundary", "description", "summary", "when", "owner",
     "follow_up", "tags", "enabled", "scope", "exceptions", "tests", "count", "sum", "without",
-    "contain",
-    "fingerprint",
+    "contain", "fingerprint", "controls",
 )  # fmt: skip
 # Row fields a rule's `fingerprint:` may group by (the rule id is always part of it).
 FINGERPRINT_FIELDS = ("workflow", "tool", "agent", "step", "boundary", "severity", "summary")
@@ -62,7 +62,9 @@ _REQUIRED = ("exception", "severity", "boundary", "summary", "when")
 LIST_KEYS = ("list", "values")
 MACRO_KEYS = ("macro", "when")
 CONTAIN = ("agent", "workflow")
-OVERRIDE_KEYS = ("override", "severity", "owner", "follow_up", "enabled", "exceptions")
+OVERRIDE_KEYS = (
+    "override", "severity", "owner", "follow_up", "enabled", "exceptions", "controls",
+)  # fmt: skip
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 E = TypeVar("E", bound=Enum)
@@ -287,6 +289,7 @@ class _FileLoader:
             "fingerprint": self._fingerprint(f["fingerprint"]) if "fingerprint" in f else (),
             "enabled": r.boolean(f["enabled"], "'enabled'") if "enabled" in f else True,
             "contain": self._contain(f["contain"]) if "contain" in f else None,
+            "controls": parse_controls(r, f["controls"]) if "controls" in f else (),
         }
         if (
             None in (rule_id, exception, severity, boundary, summary, when, values["enabled"])
@@ -329,6 +332,7 @@ class _FileLoader:
         owner = r.string(f["owner"], "'owner'") if "owner" in f else None
         enabled = r.boolean(f["enabled"], "'enabled'") if "enabled" in f else None
         exceptions = self._exceptions(f.get("exceptions"))
+        controls = parse_controls(r, f["controls"]) if "controls" in f else ()
         if len(f) == 1:
             r.add(
                 node,
@@ -340,7 +344,7 @@ class _FileLoader:
             return
         self.overrides.append(OverrideSpec(
             rule_id, r.origin(node), severity=severity, owner=owner, follow_up=follow_up,
-            enabled=enabled, exceptions=exceptions,
+            enabled=enabled, exceptions=exceptions, controls=controls,
         ))  # fmt: skip
 
     def _contain(self, node: Node) -> str | None:

@@ -182,6 +182,7 @@ class RuleSet:
             owner=owner,
             follow_up=spec.follow_up.value if spec.follow_up else None,
             contain=spec.contain,
+            controls=spec.controls,
         )
 
 

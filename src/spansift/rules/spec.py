@@ -161,6 +161,7 @@ class RuleSpec:
     without: WithoutSpec | None = None
     contain: str | None = None  # agent or workflow: suspend it when the rule fires
     fingerprint: tuple[str, ...] = ()  # fields grouping its rows into patterns; () = default
+    controls: tuple[str, ...] = ()  # published controls its rows evidence (`framework:id`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +193,7 @@ class OverrideSpec:
     follow_up: FollowUp | None = None
     enabled: bool | None = None
     exceptions: tuple[ExceptionSpec, ...] = ()
+    controls: tuple[str, ...] = ()  # added to the rule's own
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,12 +32,13 @@ _ISO = "%Y-%m-%dT%H:%M:%S.%f"
 TIMESTAMP_COLUMNS = frozenset(
     {
         "occurred_at", "detected_at", "start_at", "end_at", "decided_at", "suppressed_until",
-        "granted_at", "expires_at", "recorded_at",
+        "granted_at", "expires_at", "recorded_at", "until_at", "revoked_at",
     }
 )  # fmt: skip
 EXCEPTION, SPAN, LINK = "exception", "span", "link"
 EVIDENCE = "evidence"  # schema 2-3: one row per (exception, span), now the evidence_spans view
 DECISION, GRANT, GRANT_USE, SUSPENSION = "decision", "grant", "grant_use", "suspension"
+CONTROLS, PATTERN_DECISION, REVOCATION = "controls", "pattern_decision", "revocation"
 
 # The columns each kind of row is hashed over, in this order.
 TRACE_SPAN_COLUMNS: tuple[str, ...] = (
@@ -73,12 +74,21 @@ GRANT_USE_COLUMNS = (
 SUSPENSION_COLUMNS = (
     "suspension_id", "target_kind", "target", "action", "actor", "reason", "decided_at",
 )  # fmt: skip
+CONTROLS_COLUMNS = ("exception_id", "controls")
+PATTERN_DECISION_COLUMNS = (
+    "decision_id", "fingerprint", "decided_at", "actor", "action", "until_at", "resolution",
+    "follow_up", "note",
+)  # fmt: skip
+REVOCATION_COLUMNS = ("revocation_id", "grant_id", "revoked_at", "actor", "reason")
 # Kinds whose rows are keyed by their first column alone: kind -> (table, columns).
 SINGLE_KEY_KINDS = {
     DECISION: ("decisions", DECISION_COLUMNS),
     GRANT: ("grants", GRANT_COLUMNS),
     GRANT_USE: ("grant_uses", GRANT_USE_COLUMNS),
     SUSPENSION: ("suspensions", SUSPENSION_COLUMNS),
+    CONTROLS: ("exception_controls", CONTROLS_COLUMNS),
+    PATTERN_DECISION: ("pattern_decisions", PATTERN_DECISION_COLUMNS),
+    REVOCATION: ("grant_revocations", REVOCATION_COLUMNS),
 }
 
 

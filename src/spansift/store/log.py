@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ import duckdb
 from spansift.errors import SpansiftError
 from spansift.model import Hit, Span
 from spansift.store import chain, run_states
+from spansift.store.events import EXCEPTIONS, Listener, tell
 from spansift.store.migrations import migrate
 from spansift.store.rows import (
     COLUMN_NAMES,
@@ -36,10 +37,12 @@ from spansift.store.rows import (
 from spansift.store.run_states import RunState
 
 DEFAULT_DB = "spansift.duckdb"
+_OWNER = COLUMN_NAMES.index("owner")
 BASE_TABLE = "exception_rows"  # what `write` appends to; `exceptions` is a view over it
 # Exception types an approval grant can cover: the use was approved ahead of time.
 GRANTABLE = frozenset({"wrong_tool", "approval_bypassed", "approval_denied"})
-_REFRESH_S = 1.0
+_REFRESH_S = 1.0  # how often `write` re-reads grants and suspensions on the writer's thread
+_NOT_REVOKED = " AND grant_id NOT IN (SELECT grant_id FROM grant_revocations)"
 
 
 def parse_scope(scope: str) -> dict[str, str]:
@@ -94,6 +97,11 @@ class ExceptionLog:
         self._grant_uses: dict[str, int] = {}
         self.suspended: frozenset[tuple[str, str]] = frozenset()  # (agent|workflow, name)
         self._refreshed = 0.0
+        # Called after each committed write with the new rows (see `store.events`).
+        self.listeners: list[Listener] = []
+        # Owner routing applied as a row is written, so every view shows the same owner:
+        # the row's fields in, an owner (or None to keep the rule's or contract's) out.
+        self.route_owner: Callable[[Mapping[str, Any]], str | None] | None = None
         if not read_only:
             self.refresh()
 
@@ -177,10 +185,13 @@ class ExceptionLog:
                 found = span_rows[key] = trace_span_row(span)
             return found
 
+        controls: dict[str, tuple[str, list[str]]] = {}
         for hit in hits:
             # The offending span's JSON serves its row's `evidence` and its `trace_spans` row.
-            row = hit_row(hit, detected_at, span_row(hit.span)[7])
+            row = self._routed(hit_row(hit, detected_at, span_row(hit.span)[7]))
             rows.setdefault(row[0], row)
+            if hit.match.controls:
+                controls[row[0]] = (row[0], list(hit.match.controls))
         covered = self._covered(list(rows.values()))
         for hit in hits:
             row_id = hit_id(hit)
@@ -204,10 +215,15 @@ class ExceptionLog:
                 "exception_traces", "staged_links", links.values(), "exception_id, trace_id"
             )
             new_uses = [u for u in uses if self._insert_one("grant_uses", u)]
+            new_controls = [
+                c for k, c in controls.items()
+                if (k,) in new_rows and self._insert_one("exception_controls", c)
+            ]  # fmt: skip
             entries = chain.extend(
                 self._head,
                 [
                     *((chain.EXCEPTION, k, v) for k, v in rows.items() if (k,) in new_rows),
+                    *((chain.CONTROLS, c[0], c) for c in new_controls),
                     *((chain.SPAN, k, v) for k, v in spans.items() if (v[0], v[1]) in new_spans),
                     *((chain.LINK, k, v) for k, v in links.items() if v in new_links),
                     *((chain.GRANT_USE, u[0], u) for u in new_uses),
@@ -229,7 +245,24 @@ class ExceptionLog:
             raise
         if entries:
             self._head = (entries[-1].seq, entries[-1].row_hash)
+        if self.listeners:
+            written = [
+                {
+                    **dict(zip(COLUMN_NAMES, v, strict=True)),
+                    "controls": controls.get(k, ("", []))[1],
+                }
+                for k, v in rows.items()
+                if (k,) in new_rows
+            ]
+            tell(self.listeners, EXCEPTIONS, written)
         return new_rows
+
+    def _routed(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The row with the owner routing gives it, if any."""
+        if self.route_owner is None:
+            return row
+        owner = self.route_owner(dict(zip(COLUMN_NAMES, row, strict=True)))
+        return row if owner is None else (*row[:_OWNER], owner, *row[_OWNER + 1 :])
 
     def _covered(self, rows: Sequence[tuple[Any, ...]]) -> dict[str, str]:
         """{exception_id: grant_id} for rows a grant covers; counts the uses in memory."""
@@ -285,6 +318,9 @@ class ExceptionLog:
             if entries:
                 self._head = (entries[-1].seq, entries[-1].row_hash)
             self.refresh()
+            columns = chain.SINGLE_KEY_KINDS.get(kind, ("", ()))[1]
+            if columns:
+                tell(self.listeners, kind, [dict(zip(columns, r, strict=True)) for r in new])
             return len(new)
 
     def is_suspended(self, agent: str | None, workflow: str | None = None) -> bool:
@@ -301,7 +337,8 @@ class ExceptionLog:
             now = utc_now()
             self.grants = tuple(
                 self.con.execute(
-                    f"SELECT {', '.join(chain.GRANT_COLUMNS)} FROM grants WHERE expires_at > ?",
+                    f"SELECT {', '.join(chain.GRANT_COLUMNS)} FROM grants WHERE expires_at > ?"
+                    + _NOT_REVOKED * (self.schema_version >= 6),
                     [now - timedelta(days=1)],  # late spans may still fall inside a grant
                 ).fetchall()
             )
@@ -348,6 +385,17 @@ class ExceptionLog:
     def verify(self) -> chain.Verification:
         """Recompute the hash chain against the rows as stored now."""
         return chain.verify(lambda sql, params: self.query(sql, params)[1], COLUMN_NAMES)
+
+    def record_runs(self, counts: Mapping[tuple[date, str], int]) -> None:
+        """Add runs seen per (UTC day, workflow): the traffic that exception rates divide by."""
+        if not counts:
+            return
+        with self.lock:
+            self.con.executemany(
+                "INSERT INTO workflow_runs VALUES (?, ?, ?) ON CONFLICT (day, workflow) "
+                "DO UPDATE SET runs = workflow_runs.runs + excluded.runs",
+                [(day, workflow, n) for (day, workflow), n in counts.items()],
+            )
 
     def record_losses(self, source: str, losses: tuple[str, int] | None) -> None:
         """Record what trace assembly gave up (see `Pipeline.take_losses`), if anything."""
