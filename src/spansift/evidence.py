@@ -215,9 +215,10 @@ def bounded(value: AttrValue, *, scrubbed: bool = True) -> Any:
 
 
 def safe_attributes(
-    attributes: Mapping[str, AttrValue], allow: Iterable[str] = ()
+    attributes: Mapping[str, AttrValue], allow: Iterable[str] = (), *, scrubbed: bool = True
 ) -> dict[str, Any]:
-    """Attributes minus redacted keys (unless allowed), values bounded."""
+    """Attributes minus redacted keys (unless allowed), values bounded and (unless not
+    `scrubbed`: spans held in memory are scrubbed when written) scrubbed by pattern."""
     allowed = frozenset(allow)
     out: dict[str, Any] = {}
     for key, value in attributes.items():
@@ -226,7 +227,7 @@ def safe_attributes(
         if key in allowed:
             out[key] = bounded(value, scrubbed=False)
         elif not is_redacted(key):
-            out[key] = bounded(value, scrubbed=not key.startswith(_OWN_PREFIX))
+            out[key] = bounded(value, scrubbed=scrubbed and not key.startswith(_OWN_PREFIX))
     return out
 
 

@@ -235,9 +235,11 @@ def compact(record: SpanRecord, keep: frozenset[str] = frozenset()) -> SpanRecor
         end_ns=span.end_ns,
         status=span.status,
         status_message=span.status_message[:MAX_VALUE_CHARS],
-        attributes=safe_attributes(span.attributes),
+        # Redacted keys are dropped now; patterns are scrubbed when a span is written.
+        attributes=safe_attributes(span.attributes, scrubbed=False),
         events=tuple(
-            Event(e.name, e.time_ns, safe_attributes(e.attributes)) for e in span.events[:16]
+            Event(e.name, e.time_ns, safe_attributes(e.attributes, scrubbed=False))
+            for e in span.events[:16]
         ),
         resource={k: span.resource[k] for k in _RESOURCE_KEYS if k in span.resource},
         scope=span.scope,

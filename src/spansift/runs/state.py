@@ -11,16 +11,23 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from spansift.evidence import scrub
 from spansift.model import AttrValue, Event, Span, SpanKind, SpanRecord, StatusCode
 
 _encode = json.JSONEncoder(separators=(",", ":"), default=str).encode
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: Any, scrubbed: bool = False) -> Any:
+    """JSON-ready; attribute text `scrubbed` as evidence is (run state is stored, like rows).
+
+    Fields are the normalizers' values (names, decisions, digests) and stay as they are.
+    """
+    if isinstance(value, str):
+        return scrub(value) if scrubbed else value
     if isinstance(value, tuple):
-        return [_plain(v) for v in value]
+        return [_plain(v, scrubbed) for v in value]
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): _plain(v, scrubbed) for k, v in value.items()}
     if isinstance(value, bytes):
         return f"<{len(value)} bytes>"
     return value
@@ -47,9 +54,10 @@ def dump(records: Sequence[SpanRecord]) -> str:
             {
                 "t": s.trace_id, "s": s.span_id, "p": s.parent_span_id, "n": s.name,
                 "k": int(s.kind), "b": s.start_ns, "e": s.end_ns, "c": int(s.status),
-                "m": s.status_message, "a": _plain(s.attributes), "r": _plain(s.resource),
-                "o": s.scope, "i": record.item, "f": _plain(record.fields),
-                "v": [[e.name, e.time_ns, _plain(e.attributes)] for e in s.events],
+                "m": scrub(s.status_message), "a": _plain(s.attributes, True),
+                "r": _plain(s.resource), "o": s.scope, "i": record.item,
+                "f": _plain(record.fields),
+                "v": [[e.name, e.time_ns, _plain(e.attributes, True)] for e in s.events],
             }
         )  # fmt: skip
     return _encode(out)

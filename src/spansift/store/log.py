@@ -215,10 +215,11 @@ class ExceptionLog:
                 "exception_traces", "staged_links", links.values(), "exception_id, trace_id"
             )
             new_uses = [u for u in uses if self._insert_one("grant_uses", u)]
-            new_controls = [
-                c for k, c in controls.items()
-                if (k,) in new_rows and self._insert_one("exception_controls", c)
-            ]  # fmt: skip
+            fresh_controls = [c for k, c in controls.items() if (k,) in new_rows]
+            added = self._insert(
+                "exception_controls", "staged_controls", fresh_controls, "exception_id"
+            )
+            new_controls = [c for c in fresh_controls if (c[0],) in added]
             entries = chain.extend(
                 self._head,
                 [
@@ -363,6 +364,7 @@ class ExceptionLog:
         for staged, table in (
             ("staged_spans", "trace_spans"),
             ("staged_links", "exception_traces"),
+            ("staged_controls", "exception_controls"),
         ):
             self.con.execute(
                 f"CREATE TEMP TABLE IF NOT EXISTS {staged} AS SELECT * FROM {table} LIMIT 0"
