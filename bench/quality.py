@@ -26,6 +26,7 @@ import yaml
 
 from spansift.pipeline import Pipeline
 from spansift.rules import RuleSet, load_ruleset
+from spansift.sift import Sifter
 from spansift.sources.otlp_json import parse_json
 
 FIXTURES = Path(__file__).parents[1] / "tests" / "fixtures"
@@ -68,7 +69,10 @@ def evaluate(folder: Path) -> list[Run]:
         expected = {e["type"]: e.get("source", "framework") for e in scenario["expected"] or ()}
         run = Run(folder.name, name, str(scenario.get("did", "")), expected)
         pipeline = Pipeline(ruleset)
-        hits = pipeline.spans(parse_json((folder / f"{name}.json").read_bytes()))
+        spans = parse_json((folder / f"{name}.json").read_bytes())
+        if ruleset.agent_only:  # as every source does: traces no agent touched are skipped
+            spans = Sifter(ruleset.contracts.signals).spans(spans)
+        hits = pipeline.spans(spans)
         hits += pipeline.finish()
         run.found = {h.match.exception_type for h in hits}
         run.how = sorted({(h.match.exception_type, h.match.rule_id, h.span.name) for h in hits})

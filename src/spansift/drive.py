@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING
 from spansift.model import Hit, Span
 from spansift.pipeline import Pipeline
 from spansift.runcount import RunCounter
+from spansift.sift import Sifter
+from spansift.sources.otlp_proto import spans_from_request
 from spansift.store.quarantine import Quarantined, hit_payload, is_data_error, set_aside
 from spansift.traces import AssemblyLimits
 
@@ -78,6 +80,7 @@ class Driver:
         source: str,
         event_time: bool = False,
         limits: AssemblyLimits | None = None,
+        sift: bool = True,
     ) -> None:
         self.log = log
         self.source = source
@@ -85,24 +88,39 @@ class Driver:
         clock = self.event_clock if self.event_clock is not None else time.monotonic
         chosen = limits or (EVENT_TIME_LIMITS if event_time else None)
         self.pipeline = Pipeline(ruleset, limits=chosen, clock=clock)
-        self.runs = RunCounter(ruleset.contracts.signals)  # traffic per workflow and day
+        signals = ruleset.contracts.signals
+        # Traces no agent touched are skipped when no rule could hit them.
+        self.sifter = Sifter(signals) if sift and ruleset.agent_only else None
+        self.runs = RunCounter(signals)  # traffic per workflow and day
         self.done = Committed()
 
     # -- input ------------------------------------------------------------------
 
     def spans(self, spans: Iterable[Span], tag: int | None = None) -> None:
         """Process finished spans (closing what their arrival closes)."""
-        spans = spans if isinstance(spans, list) else list(spans)
+        if self.sifter is not None:
+            spans = self.sifter.spans(spans)
+        self._process(spans if isinstance(spans, list) else list(spans), tag)
+
+    def _process(self, spans: list[Span], tag: int | None) -> None:
         if self.event_clock is not None:
             self.event_clock.observe(spans)
         self.runs.add(spans)
         self.done.pending.extend(self.pipeline.spans(spans, tag))
 
-    def request(self, request: ExportTraceServiceRequest, tag: int | None = None) -> None:
-        """Process a decoded OTLP request."""
-        from spansift.sources.otlp_proto import spans_from_request  # noqa: PLC0415
+    def request(
+        self, request: ExportTraceServiceRequest, tag: int | None = None, body: bytes | None = None
+    ) -> None:
+        """Process a decoded OTLP request (`body`: its bytes, if at hand, for a quick look)."""
+        if self.sifter is not None:
+            self._process(self.sifter.request(request, body), tag)
+        else:
+            self._process(spans_from_request(request), tag)
 
-        self.spans(spans_from_request(request), tag)
+    @property
+    def spans_seen(self) -> int:
+        """Spans offered so far, whether the rules needed them or not."""
+        return self.sifter.counts.seen if self.sifter is not None else self.pipeline.counts.spans
 
     def quarantine(self, kind: str, payload: bytes, reason: str, spans: int = 0) -> None:
         """Set an input aside that could not be processed (written at the next commit)."""

@@ -84,7 +84,7 @@ def ingest_paths(
     counters = driver.pipeline.assembler.counters
     result.traces_evicted = counters.traces_evicted
     result.spans_dropped = counters.spans_dropped
-    result.spans = driver.pipeline.counts.spans
+    result.spans = driver.spans_seen
     result.hits = driver.done.hits
     result.new_rows = driver.done.new_rows
     return result

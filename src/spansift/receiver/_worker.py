@@ -97,20 +97,17 @@ class Worker:
 
     def _process(self, records: list[Record]) -> int:
         driver = self.driver
-        counts = driver.pipeline.counts
-        spans = 0
+        before = driver.spans_seen
         for record in records:
-            before = counts.spans
             tag = record.end[0]  # its spool segment: kept while a trace needs it
             try:
                 if record.kind == KIND_JSON:  # spooled by an older version
                     driver.spans(parse_json(record.payload), tag)
                 else:
-                    driver.request(decode_request(record.payload), tag)
+                    driver.request(decode_request(record.payload), tag, record.payload)
             except Exception as exc:  # a poison record must not stop the receiver
                 self._poison(record, exc)
-            spans += counts.spans - before
-        return spans
+        return driver.spans_seen - before
 
     def _tick(self, *, ended_roots: bool = False) -> bool:
         try:

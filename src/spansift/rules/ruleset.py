@@ -14,6 +14,7 @@ from pathlib import Path
 from spansift.errors import ConfigError
 from spansift.model import AttrValue, Fields, Match, Prefilter, SpanRecord, ValueTest
 from spansift.normalize import CONTRACT, prefilter_of
+from spansift.normalize._markers import AGENT_FIELDS
 from spansift.rules._fields import is_raw
 from spansift.rules._guard import Guard, field_guard
 from spansift.rules._select import contracts_source, rule_sources
@@ -48,6 +49,12 @@ class RuleSet:
             field for rule in self.rules for field in rule.reads if is_raw(field)
         )
         self.prefilter = self._prefilter()
+        # Every rule needs a field only agent spans give: traces no agent touched can be
+        # skipped (see `spansift.sift`).
+        self.agent_only = bool(self.rules) and all(
+            r.condition.present is not None and r.condition.present <= AGENT_FIELDS
+            for r in self.rules
+        )
         self.runtime_errors = 0
         self.errors_by_rule: dict[str, int] = {}
         self._by_id = {r.id: r for r in self.all_rules}

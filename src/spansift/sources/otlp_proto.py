@@ -23,6 +23,8 @@ from spansift.model import AttrValue, Event, Prefilter, Span, SpanKind, StatusCo
 __all__ = [
     "ProtoSpanView",
     "decode_request",
+    "proto_span",
+    "resource_attributes",
     "scan_request",
     "spans_from_request",
 ]
@@ -54,6 +56,16 @@ def spans_from_request(req: ExportTraceServiceRequest) -> list[Span]:
             for span in scope_spans.spans:
                 append(_span(span, resource, scope))
     return out
+
+
+def resource_attributes(resource: Any) -> dict[str, AttrValue]:
+    """The attributes of a protobuf `Resource`."""
+    return _attributes(resource.attributes)
+
+
+def proto_span(span: Any, resource: dict[str, AttrValue], scope: str) -> Span:
+    """One protobuf span as a `Span` (as `spans_from_request` builds each)."""
+    return _span(span, resource, scope)
 
 
 class ProtoSpanView:
