@@ -81,7 +81,7 @@ def test_oversized_and_compression_bomb_get_413(make_server: Callable[..., Serve
 
 def test_wrong_path_and_method(server: Server) -> None:
     """Unknown paths answer 404 and wrong methods 405 with an Allow header."""
-    assert post(f"{server.url}/v1/metrics", b"", PB)[0] == 404
+    assert post(f"{server.url}/v1/profiles", b"", PB)[0] == 404
     status, headers, _ = post(f"{server.url}/v1/traces", b"", method="GET")
     assert (status, headers["Allow"]) == (405, "POST")
     assert post(f"{server.url}/health", b"", method="GET")[0] == 200

@@ -19,7 +19,6 @@ LOOKS_LIKE = {
     "zipkin.json": "this looks like Zipkin JSON (a list of spans with traceId and id)",
     "empty.json": "an empty JSON object holds no resourceSpans",
     "snake_case.jsonl": "this uses the protobuf field name 'resource_spans'",
-    "otlp_logs.json": "this is OTLP logs, not traces",
     "console_exporter.json": "this looks like the OpenTelemetry SDK's ConsoleSpanExporter output",
 }
 

@@ -28,6 +28,9 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from spansift.receiver._intake import BusyError, Intake
 from spansift.receiver._spool import KIND_PROTOBUF
 from spansift.receiver._wire import (
+    LOGS,
+    METRICS,
+    TRACES,
     BadBodyError,
     retry_info,
     success_body,
@@ -36,6 +39,12 @@ from spansift.receiver._wire import (
 )
 
 SERVICE = trace_service_pb2.DESCRIPTOR.services_by_name["TraceService"].full_name
+# Export methods and the signal each carries: logs join their spans, metrics are dropped.
+METHODS = {
+    f"/{SERVICE}/Export": TRACES,
+    "/opentelemetry.proto.collector.logs.v1.LogsService/Export": LOGS,
+    "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export": METRICS,
+}
 MIN_RECEIVE_BYTES = 16 << 20
 
 
@@ -76,17 +85,21 @@ class _Handlers(grpc.GenericRpcHandler):  # type: ignore[misc]
     """The Export method, or a quick UNAVAILABLE when `max_calls` are already pending."""
 
     def __init__(self, intake: Intake, token: str | None, pool: _CountingPool, max_calls: int):
-        self._export = grpc.unary_unary_rpc_method_handler(_export(intake, token))
+        self._exports = {
+            method: grpc.unary_unary_rpc_method_handler(_export(intake, token, signal))
+            for method, signal in METHODS.items()
+        }
         self._overloaded = grpc.unary_unary_rpc_method_handler(_overloaded(intake, max_calls))
         self._pool = pool
         self._max_calls = max_calls
 
     def service(self, handler_call_details: Any) -> Any:
-        if handler_call_details.method != f"/{SERVICE}/Export":
+        export = self._exports.get(handler_call_details.method)
+        if export is None:
             return None
         if self._pool.pending >= self._max_calls:
             return self._overloaded
-        return self._export
+        return export
 
 
 def _overloaded(intake: Intake, max_calls: int) -> Callable[[bytes, Any], bytes]:
@@ -99,7 +112,7 @@ def _overloaded(intake: Intake, max_calls: int) -> Callable[[bytes, Any], bytes]
     return refuse
 
 
-def _export(intake: Intake, token: str | None) -> Callable[[bytes, Any], bytes]:
+def _export(intake: Intake, token: str | None, signal: str) -> Callable[[bytes, Any], bytes]:
     def export(request: bytes, context: Any) -> bytes:
         if token:
             metadata = dict(context.invocation_metadata())
@@ -107,7 +120,7 @@ def _export(intake: Intake, token: str | None) -> Callable[[bytes, Any], bytes]:
                 intake.counters.rejected("unauthenticated")
                 context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
         try:
-            intake.submit(KIND_PROTOBUF, request)
+            intake.submit(KIND_PROTOBUF, request, signal)
         except BadBodyError as exc:
             intake.counters.rejected("bad_request")
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))

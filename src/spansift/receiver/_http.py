@@ -1,6 +1,8 @@
 """OTLP/HTTP on the stdlib `ThreadingHTTPServer`, plus the receiver's own endpoints.
 
     POST /v1/traces          OTLP, application/x-protobuf or application/json
+    POST /v1/logs            OTLP logs: records tied to a span join it as events
+    POST /v1/metrics         OTLP metrics: checked and dropped (200), so default SDK setups work
     GET  /health             200 + JSON while serving
     GET  /spansift/stats     counters (token required if one is set)
     POST /spansift/query     {"sql", "params", "stream"} -> columns, types, rows (or NDJSON)
@@ -38,8 +40,11 @@ from spansift.receiver._http_spansift import Act, SpansiftEndpoints
 from spansift.receiver._intake import BusyError, Intake
 from spansift.receiver._query import QueryService
 from spansift.receiver._wire import (
+    LOGS,
     MEDIA_KINDS,
+    METRICS,
     PROTOBUF,
+    TRACES,
     BadBodyError,
     TooLargeError,
     UnsupportedError,
@@ -51,8 +56,12 @@ from spansift.receiver._wire import (
 
 MAX_CONNECTIONS = 256
 MAX_OVERFLOW = 256  # connections over the cap that are still read and answered 503
+# OTLP paths and the signal each carries: logs join their spans, metrics are dropped.
+_SIGNALS = {"/v1/traces": TRACES, "/v1/logs": LOGS, "/v1/metrics": METRICS}
 _ROUTES = {
     "/v1/traces": "POST",
+    "/v1/logs": "POST",
+    "/v1/metrics": "POST",
     "/health": "GET",
     "/spansift/stats": "GET",
     "/spansift/query": "POST",
@@ -187,8 +196,8 @@ class _Handler(SpansiftEndpoints):
                 {"WWW-Authenticate": 'Bearer realm="spansift"'},
             )
             return
-        if path == "/v1/traces":
-            self._traces()
+        if path in _SIGNALS:
+            self._otlp(_SIGNALS[path])
         elif path == "/spansift/stats":
             self._json(HTTPStatus.OK, self.server.stats())
         elif path == "/spansift/query":
@@ -207,7 +216,7 @@ class _Handler(SpansiftEndpoints):
         self.server.intake.counters.rejected("connections")
         message = f"more than {MAX_CONNECTIONS} connections; retry later"
         retry = {"Retry-After": str(self.server.intake.limits.retry_after_s)}
-        if path == "/v1/traces":
+        if path in _SIGNALS:
             try:
                 media = media_type(self.headers.get("Content-Type"))
             except UnsupportedError:
@@ -219,7 +228,7 @@ class _Handler(SpansiftEndpoints):
 
     # -- OTLP ----------------------------------------------------------------
 
-    def _traces(self) -> None:
+    def _otlp(self, signal: str) -> None:
         intake = self.server.intake
         counters = intake.counters
         limit = intake.limits.max_body_bytes
@@ -265,15 +274,17 @@ class _Handler(SpansiftEndpoints):
                 counters.rejected("bad_request")
             self._body_failed(exc, too_large)
             return
-        self._accept(media, raw, too_large)
+        self._accept(media, raw, too_large, signal)
 
-    def _accept(self, media: str, raw: bytes, too_large: Callable[[str], None]) -> None:
+    def _accept(
+        self, media: str, raw: bytes, too_large: Callable[[str], None], signal: str
+    ) -> None:
         intake = self.server.intake
         counters = intake.counters
         try:
             limit = intake.limits.max_body_bytes
             body = decompress(raw, self.headers.get("Content-Encoding"), limit)
-            intake.submit(MEDIA_KINDS[media], body)
+            intake.submit(MEDIA_KINDS[media], body, signal)
         except TooLargeError as exc:
             too_large(str(exc))
         except UnsupportedError as exc:

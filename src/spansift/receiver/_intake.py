@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from spansift.receiver._spool import Spool, SpoolClosedError
 from spansift.receiver._stats import Counters
-from spansift.receiver._wire import Accepted, validate
+from spansift.receiver._wire import TRACES, Accepted, validate
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +85,8 @@ class Intake:
             return BusyError(BACKLOG, message, limits.retry_after_s)
         return None
 
-    def submit(self, kind: int, body: bytes) -> Accepted:
-        """Validate and durably spool one request body (already decompressed).
+    def submit(self, kind: int, body: bytes, signal: str = TRACES) -> Accepted:
+        """Validate and durably spool one request body (already decompressed) of `signal`.
 
         Raises `BusyError` (retry later), or `BadBodyError` from validation.
         """
@@ -97,7 +97,7 @@ class Intake:
             msg = f"more than {self.limits.max_inflight} requests in flight; retry later"
             raise BusyError(INFLIGHT, msg, self.limits.retry_after_s)
         try:
-            accepted = validate(kind, body)
+            accepted = validate(kind, body, signal)
             if accepted.spans:
                 try:
                     self.spool.append(accepted.kind, accepted.payload)

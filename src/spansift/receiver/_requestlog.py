@@ -19,7 +19,7 @@ import grpc
 
 from spansift.receiver._intake import Intake
 from spansift.receiver._stats import Counters
-from spansift.receiver._wire import Accepted
+from spansift.receiver._wire import TRACES, Accepted
 
 Log = Callable[[str], None]
 # The spans of the request this thread is answering; set by the intake, read by the loggers.
@@ -35,8 +35,8 @@ def _take_spans() -> str:
 class LoggedIntake(Intake):
     """`Intake` that remembers, per thread, how many spans the request it accepted held."""
 
-    def submit(self, kind: int, body: bytes) -> Accepted:
-        accepted = super().submit(kind, body)
+    def submit(self, kind: int, body: bytes, signal: str = TRACES) -> Accepted:
+        accepted = super().submit(kind, body, signal)
         _current.spans = accepted.spans
         return accepted
 

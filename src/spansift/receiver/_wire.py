@@ -12,14 +12,20 @@ import zlib
 from dataclasses import dataclass
 
 from google.protobuf import json_format
+from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, error_details_pb2, status_pb2
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
 from spansift.receiver._spool import KIND_JSON, KIND_PROTOBUF
 from spansift.sources.otlp_encode import request_from_spans
-from spansift.sources.otlp_json import parse_json
+from spansift.sources.otlp_json import load_json, parse_json
+from spansift.sources.otlp_logs import spans_from_logs_json, spans_from_logs_request
 from spansift.sources.otlp_proto import decode_request
 
 PROTOBUF = "application/x-protobuf"
@@ -121,8 +127,20 @@ def _inflate(body: bytes, wbits: int, limit: int, out: bytearray) -> bytes:
     return inflater.unused_data
 
 
-def validate(kind: int, body: bytes) -> Accepted:
-    """Decode `body` far enough to know it is a trace request with well-formed ids."""
+TRACES, LOGS, METRICS = "traces", "logs", "metrics"
+
+
+def validate(kind: int, body: bytes, signal: str = TRACES) -> Accepted:
+    """Decode `body` far enough to know it is a request of `signal` with well-formed ids.
+
+    Logs become trace requests of their records' child spans (`sources.otlp_logs`);
+    metrics are checked and dropped (nothing to spool: `spans` is 0).
+    """
+    if signal == LOGS:
+        return _logs(kind, body)
+    if signal == METRICS:
+        _metrics(kind, body)
+        return Accepted(KIND_PROTOBUF, b"", 0)
     if kind == KIND_JSON:
         # JSON is checked as strictly as protobuf would be (Unicode text, value ranges) and
         # spooled as protobuf: what is acknowledged is what the worker can always read.
@@ -146,6 +164,36 @@ def validate(kind: int, body: bytes) -> Accepted:
                     raise BadBodyError(msg)
                 count += 1
     return Accepted(kind, body, count)
+
+
+def _logs(kind: int, body: bytes) -> Accepted:
+    try:
+        if kind == KIND_JSON:
+            spans = spans_from_logs_json(_json_object(body))
+        else:
+            spans = spans_from_logs_request(ExportLogsServiceRequest.FromString(body))
+        payload = request_from_spans(spans).SerializeToString() if spans else b""
+    except (ValueError, RecursionError, DecodeError) as exc:
+        raise BadBodyError(str(exc) or "not a valid OTLP logs request") from None
+    return Accepted(KIND_PROTOBUF, payload, len(spans))
+
+
+def _metrics(kind: int, body: bytes) -> None:
+    try:
+        if kind == KIND_JSON:
+            _json_object(body)
+        else:
+            ExportMetricsServiceRequest.FromString(body)
+    except (ValueError, RecursionError, DecodeError) as exc:
+        raise BadBodyError(str(exc) or "not a valid OTLP metrics request") from None
+
+
+def _json_object(body: bytes) -> dict[str, object]:
+    doc = load_json(body)
+    if not isinstance(doc, dict):
+        msg = "expected a JSON object"
+        raise ValueError(msg)
+    return doc
 
 
 def success_body(media: str) -> bytes:

@@ -35,6 +35,7 @@ from spansift.errors import InputError
 from spansift.model import Origin, Span
 from spansift.sources._formats import NotOtlpError
 from spansift.sources.otlp_json import json_error_reason, spans_from_json
+from spansift.sources.otlp_logs import spans_from_logs_json
 from spansift.sources.otlp_proto import decode_request
 
 __all__ = ["SUFFIXES", "Chunk", "iter_file", "iter_paths"]
@@ -219,7 +220,10 @@ def _json_chunk(data: bytes, origin: Origin) -> Chunk:
 
 def _spans_chunk(doc: object, origin: Origin, raw: bytes) -> Chunk:
     try:
-        spans = spans_from_json(doc)  # type: ignore[arg-type]  # it checks the type itself
+        if isinstance(doc, dict) and "resourceLogs" in doc and "resourceSpans" not in doc:
+            spans = spans_from_logs_json(doc)  # log records join their spans as events
+        else:
+            spans = spans_from_json(doc)  # type: ignore[arg-type]  # it checks the type itself
     except NotOtlpError as exc:
         return Chunk(origin, error=_NotOtlp(origin, str(exc)))
     except ValueError as exc:

@@ -23,7 +23,7 @@ from typing import Any
 from spansift.model import AttrValue, Event, Span, SpanKind, StatusCode
 from spansift.sources._formats import NotOtlpError, not_otlp_reason
 
-__all__ = ["json_error_reason", "parse_json", "spans_from_json"]
+__all__ = ["json_error_reason", "load_json", "parse_json", "spans_from_json"]
 
 _HEX = frozenset("0123456789abcdefABCDEF")
 _KINDS = tuple(SpanKind)
@@ -40,14 +40,18 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 
 def parse_json(body: bytes) -> list[Span]:
     """Parse one OTLP/JSON `ExportTraceServiceRequest` body; `ValueError` if it is not one."""
+    return spans_from_json(load_json(body))
+
+
+def load_json(body: bytes) -> Any:
+    """The parsed JSON document of a body; `ValueError` with a one-line reason if it is not."""
     try:
-        doc = json.loads(body)
+        return json.loads(body)
     except json.JSONDecodeError as exc:
         raise ValueError(json_error_reason(exc)) from None
     except UnicodeDecodeError as exc:
         msg = f"not valid JSON: {exc.reason}"
         raise ValueError(msg) from None
-    return spans_from_json(doc)
 
 
 def json_error_reason(exc: json.JSONDecodeError) -> str:

@@ -23,6 +23,7 @@ from spansift.model import AttrValue, Event, Prefilter, Span, SpanKind, StatusCo
 __all__ = [
     "ProtoSpanView",
     "decode_request",
+    "key_values",
     "proto_span",
     "resource_attributes",
     "scan_request",
@@ -61,6 +62,11 @@ def spans_from_request(req: ExportTraceServiceRequest) -> list[Span]:
 def resource_attributes(resource: Any) -> dict[str, AttrValue]:
     """The attributes of a protobuf `Resource`."""
     return _attributes(resource.attributes)
+
+
+def key_values(values: Iterable[Any]) -> dict[str, AttrValue]:
+    """Repeated protobuf `KeyValue` (attributes, a map body) as a dict."""
+    return _attributes(values)
 
 
 def proto_span(span: Any, resource: dict[str, AttrValue], scope: str) -> Span:
