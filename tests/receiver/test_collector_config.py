@@ -59,9 +59,9 @@ def test_fan_out_sends_to_the_documented_spansift_port() -> None:
     assert ports == {"0.0.0.0:4317", "0.0.0.0:4318"}
 
 
-def test_load_balancing_routes_by_trace_id_to_spansift_grpc_port() -> None:
-    """The scale-out variant routes by trace id to receivers on port 14317."""
+def test_load_balancing_routes_by_service_to_spansift_grpc_port() -> None:
+    """The scale-out variant keeps traces and sessions whole (by service) on port 14317."""
     doc = _load(ROOT / "collector-config.loadbalancing.yaml")
     exporter = doc["exporters"]["load_balancing/spansift"]
-    assert exporter["routing_key"] == "traceID"
+    assert exporter["routing_key"] == "service"
     assert exporter["resolver"]["dns"]["port"] == 14317
