@@ -100,3 +100,11 @@ def test_misspelt_field_is_an_error_but_other_dotted_keys_are_raw(tmp_path: Path
     with pytest.raises(ConfigError) as caught:
         load_ruleset([tmp_path / "bad.yaml"], default_rules=False)
     assert caught.value.problems[0].hint == "did you mean 'tool.name'?"
+
+
+def test_a_spansift_yaml_of_owners_alone_is_not_a_contracts_error(tmp_path: Path) -> None:
+    """`./spansift.yaml` is read by every entry point; routing owners alone is a valid file."""
+    path = tmp_path / "spansift.yaml"
+    path.write_text("owners:\n  - match: {workflow: support}\n    owner: ops@example.com\n")
+    ruleset = load_ruleset(None, path)
+    assert ruleset.contracts.signals == ()

@@ -178,6 +178,7 @@ def parse_contracts(node: Node | None, path: str, problems: Problems) -> Contrac
     signals: tuple[Signal, ...] = ()
     for key, key_node, value in pairs(path, node, problems):
         if key in _OTHER_KEYS:
+            found = True  # a spansift.yaml of owners or webhooks alone holds no contracts
             continue
         if key == "handoff_to_human":
             found = True
