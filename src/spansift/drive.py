@@ -39,8 +39,11 @@ if TYPE_CHECKING:
     from spansift.store.run_states import RunState
 
 # Backfill reads spans in the order they were exported, not the order they ended: give
-# a trace more event time before closing it than a live receiver gives it wall time.
-EVENT_TIME_LIMITS = AssemblyLimits(quiet_s=30.0, timeout_s=300.0, linger_s=300.0)
+# a trace more event time before closing it than a live receiver gives it wall time. A
+# session in a file is whole: its resume joins it however long the approval took (a day).
+EVENT_TIME_LIMITS = AssemblyLimits(
+    quiet_s=30.0, timeout_s=300.0, linger_s=300.0, run_window_s=86_400.0
+)
 
 
 class EventClock:
