@@ -122,3 +122,32 @@ def test_event_time_backfill_does_not_depend_on_arrival_speed(tmp_path: Path) ->
         results.append(_rule_ids(db))
     assert results[0] == ["approval_bypassed", "runaway_loop", "tool_call_budget"]
     assert all(r == results[0] for r in results)
+
+
+def _shifted(spans: list[Span], minutes: int) -> list[Span]:
+    from dataclasses import replace
+
+    ns = minutes * 60 * 10**9
+    return [replace(s, start_ns=s.start_ns + ns, end_ns=s.end_ns + ns) for s in spans]
+
+
+@pytest.mark.parametrize(("window_s", "rows"), [(None, []), (300.0, ["approval_bypassed"])])
+def test_backfill_joins_a_resume_that_came_long_after_its_approval(
+    db: Path, window_s: float | None, rows: list[str]
+) -> None:
+    """In a file the whole session is there: an approval answered 20 minutes later, with other
+    traffic in between, is no bypass (a five-minute window, the control, would say it is)."""
+    pause, resume = _paused_and_resumed()
+    other = [s for s in _spans("clean") if s.trace_id not in {pause[0].trace_id}]
+    limits = None if window_s is None else AssemblyLimits(30.0, 300.0, 300.0, window_s)
+    with ExceptionLog(db) as log:
+        driver = Driver(
+            load_ruleset(None, CONTRACTS), log, source="ingest", event_time=True, limits=limits
+        )
+        driver.spans(pause)
+        driver.spans(_shifted(other, 10))  # traffic in between moves event time on
+        driver.tick()
+        driver.spans(_shifted(resume, 20))
+        driver.finish()
+        driver.commit()
+    assert _rule_ids(db) == rows
