@@ -53,7 +53,6 @@ def parse(bodies: list[bytes]) -> int:
 
 def core(bodies: list[bytes], ruleset: RuleSet, log: ExceptionLog) -> int:
     driver = Driver(ruleset, log, source="bench", event_time=True)
-    driver.pipeline.save_runs = False  # as `ingest`: every run closes at the end
     for n, body in enumerate(bodies, 1):
         driver.request(decode_request(body), body=body)
         if n % COMMIT_EVERY == 0:

@@ -6,8 +6,7 @@ agent-like spans, then measures round-robin, several repeats each:
 - parse-only: read the stream and `ParseFromString` every request;
 - ingest with the default rule pack: the same loop `spansift ingest` runs
   (read, normalize, rules, trace assembly, DuckDB writes into a fresh file);
-- ingest with the default pack's span rules only (trace and run rules off: the
-  prefiltered protobuf fast path, no spans held);
+- ingest with the default pack's span rules only (trace and run rules off);
 - ingest with an empty rule pack.
 
 Prints medians and the ratios the project tracks: ingest / parse-only (target

@@ -109,8 +109,8 @@ SPANSIFT_GUARDRAIL_NAME = "spansift.guardrail.name"
 SPANSIFT_GUARDRAIL_TRIGGERED = "spansift.guardrail.triggered"
 SPANSIFT_HANDOFF_TO = "spansift.handoff.to"
 
-# Raw keys normalization reads. The OTLP protobuf fast path decodes only these
-# plus the keys the loaded rules name; keys starting with a prefix here count too.
+# Raw keys normalization reads (`spansift show` lists them first); keys starting with a
+# prefix here count too.
 NORMALIZE_KEYS = frozenset(
     value
     for name, value in dict(globals()).items()

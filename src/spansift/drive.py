@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING
 
 from spansift.model import Hit, Span
 from spansift.pipeline import Pipeline
-from spansift.runcount import RunCounter
 from spansift.sift import Sifter
 from spansift.sources.otlp_proto import spans_from_request
 from spansift.store.quarantine import Quarantined, hit_payload, is_data_error, set_aside
@@ -90,11 +89,10 @@ class Driver:
         self.event_clock = EventClock() if event_time else None
         clock = self.event_clock if self.event_clock is not None else time.monotonic
         chosen = limits or (EVENT_TIME_LIMITS if event_time else None)
-        self.pipeline = Pipeline(ruleset, limits=chosen, clock=clock)
-        signals = ruleset.contracts.signals
+        # A backfill (event time) closes every run at its end: it keeps no run state.
+        self.pipeline = Pipeline(ruleset, limits=chosen, clock=clock, save_runs=not event_time)
         # Traces no agent touched are skipped when no rule could hit them.
-        self.sifter = Sifter(signals) if sift and ruleset.agent_only else None
-        self.runs = RunCounter(signals)  # traffic per workflow and day
+        self.sifter = Sifter(ruleset.contracts.signals) if sift and ruleset.agent_only else None
         self.done = Committed()
 
     # -- input ------------------------------------------------------------------
@@ -108,7 +106,6 @@ class Driver:
     def _process(self, spans: list[Span], tag: int | None) -> None:
         if self.event_clock is not None:
             self.event_clock.observe(spans)
-        self.runs.add(spans)
         self.done.pending.extend(self.pipeline.spans(spans, tag))
 
     def request(
@@ -179,7 +176,7 @@ class Driver:
             done.quarantined += len(done.aside)
             done.aside = []
         self.log.record_losses(self.source, pipeline.take_losses())
-        self.log.record_runs(self.runs.take())
+        self.log.record_runs(pipeline.runs.take())
         return new
 
     def _isolate(self, hits: list[Hit], run_state: RunState) -> int:

@@ -55,7 +55,6 @@ def ingest_paths(
     result = IngestResult()
     sync_fingerprints(log, ruleset)
     driver = Driver(ruleset, log, source="ingest", event_time=True, limits=limits)
-    driver.pipeline.save_runs = False  # every run closes when the backfill ends
     for path in iter_paths(list(paths)):
         result.files += 1
         for chunk in read(path):

@@ -7,10 +7,10 @@ three forms gives an equal `Span`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 # An attribute value as OTLP carries it: scalars, homogeneous arrays (tuples),
 # and, from OTLP only, nested key/value lists (mappings) and bytes.
@@ -107,34 +107,6 @@ class Span:
     events: tuple[Event, ...] = ()
     resource: Attributes = field(default_factory=dict)
     scope: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Prefilter:
-    """A necessary condition for any rule of a pack to hit, cheap to test before decoding.
-
-    A span can only hit when one of these holds: its status is ERROR (`on_error`),
-    it has a status message (`on_status_message`), it has events (`on_events`), or
-    one of its attribute keys is in `keys` or starts with one of `prefixes`, its
-    name passes `name_test`, or the value of a key in `key_tests` passes that key's test.
-    """
-
-    on_error: bool = False
-    on_status_message: bool = False
-    on_events: bool = False
-    keys: frozenset[str] = frozenset()
-    prefixes: tuple[str, ...] = ()
-    name_test: Callable[[str], bool] | None = None
-    key_tests: Mapping[str, Callable[[Any], bool]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class ValueTest:
-    """A rule's test decided by one value alone: the span name (`key` None) or one attribute."""
-
-    key: str | None
-    test: Callable[[Any], bool]
-    text: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from spansift.model import Hit, Span, SpanRecord
 from spansift.normalize import compact, fields_of
+from spansift.runcount import RunCounter
 from spansift.runs import resolve, state
 from spansift.sources.otlp_proto import spans_from_request
 from spansift.traces import Assembler, AssemblyLimits, Group
@@ -58,6 +59,7 @@ class Pipeline:
         *,
         limits: AssemblyLimits | None = None,
         clock: Callable[[], float] = time.monotonic,
+        save_runs: bool = True,
     ) -> None:
         self.ruleset = ruleset
         self.counts = Counts()
@@ -69,8 +71,9 @@ class Pipeline:
         # Tool call id -> the run it was seen in, so a resume with no session finds its run.
         self._call_runs: OrderedDict[str, str] = OrderedDict()
         # Run state to persist since the last take_run_state(): (run, trace) -> records.
-        # A backfill that closes every run at its end sets `save_runs` False.
-        self.save_runs = True
+        # A backfill closes every run at its end and keeps none (`save_runs` False).
+        self.save_runs = save_runs
+        self.runs = RunCounter()  # traffic per workflow and day, counted at root spans
         self._run_saves: dict[tuple[str, str], list[SpanRecord]] = {}
         self._runs_closed: set[str] = set()
 
@@ -83,9 +86,13 @@ class Pipeline:
         now = self._clock()
         n = 0
         keep = self._keep
+        runs = self.runs
         for span in spans:
             n += 1
-            assembler.add(compact(SpanRecord(span, fields_of(span, signals)), keep), now, tag)
+            fields = fields_of(span, signals)
+            if span.parent_span_id is None:
+                runs.add(span, fields)
+            assembler.add(compact(SpanRecord(span, fields), keep), now, tag)
         self.counts.spans += n
         return self.flush(now)
 

@@ -63,7 +63,7 @@ def rule_file(tmp_path: Path, when: str) -> Path:
         "{span.kind: [tool, llm]}",
         "{status: {equals: ERROR, ignore_case: true}}",
         "{tool.outcome: {not_in: [ok, pending]}}",
-        "{limit.exceeded: max_turns}",
+        "{limit.exceeded: iterations}",
         "{tool.description: {contains: refund}}",
         "{error.message: {equals: eror}}",
     ],

@@ -13,7 +13,7 @@ from spansift import attrs
 from spansift.model import Event, Span, SpanKind, StatusCode
 from spansift.sources.files import iter_file
 from spansift.sources.otlp_json import spans_from_json
-from spansift.sources.otlp_proto import scan_request, spans_from_request
+from spansift.sources.otlp_proto import spans_from_request
 from spansift.sources.sdk import span_from_readable
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "otlp"
@@ -50,13 +50,6 @@ def test_json_equals_sdk(sdk_spans: list[Span], upper_hex: bool, bare_ints: bool
         encode_spans(make_agent_spans()), upper_hex=upper_hex, bare_ints=bare_ints
     )
     assert spans_from_json(json.loads(json.dumps(doc))) == sdk_spans
-
-
-def test_scan_build_equals_full_conversion() -> None:
-    """`scan_request(...).build()` gives exactly what `spans_from_request` gives, span by span."""
-    request = encode_spans(make_agent_spans())
-    built = [view.build() for view in scan_request(request, frozenset(), ())]
-    assert built == spans_from_request(request)
 
 
 @pytest.mark.parametrize(

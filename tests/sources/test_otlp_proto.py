@@ -1,4 +1,4 @@
-"""OTLP protobuf conversion: value kinds, enums, errors and the `scan_request` fast path."""
+"""OTLP protobuf conversion: value kinds, enums and errors."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from opentelemetry.proto.common.v1.common_pb2 import (
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
-from spansift.model import Event, SpanKind, StatusCode
-from spansift.sources.otlp_proto import decode_request, scan_request, spans_from_request
+from spansift.model import SpanKind, StatusCode
+from spansift.sources.otlp_proto import decode_request, spans_from_request
 
 TRACE = bytes.fromhex("5B8EFFF798038103D269B633813FC60C")
 
@@ -99,50 +99,10 @@ def test_decode_request_round_trips() -> None:
     assert decode_request(request.SerializeToString()) == request
 
 
-def test_scan_decodes_only_wanted_attributes() -> None:
-    """The fast path keeps wanted or prefixed keys and reads name, status and duration."""
-    span = _span(
-        start_time_unix_nano=1_000,
-        end_time_unix_nano=4_500,
-        status=Status(code=Status.STATUS_CODE_ERROR, message="boom"),
-        attributes=[
-            _kv("gen_ai.tool.name", string_value="shell"),
-            _kv("llm.tools.0.tool.json_schema", string_value="{}"),
-            _kv("input.value", string_value="x" * 200),
-        ],
-    )
-    (view,) = scan_request(_request(span), frozenset({"gen_ai.tool.name"}), ("llm.tools.",))
-    assert view.name == "s1"
-    assert view.status is StatusCode.ERROR
-    assert view.status_message == "boom"
-    assert view.duration_ns == 3_500
-    assert view.attributes == {
-        "gen_ai.tool.name": "shell",
-        "llm.tools.0.tool.json_schema": "{}",
-    }
-    assert view.trace_id_bytes == TRACE
-    assert view.span_id_bytes == (1).to_bytes(8, "big")
-    assert view.events == ()
-
-
-def test_scan_shares_resource_and_decodes_events() -> None:
-    """Spans of one ResourceSpans share one resource dict; events come fully decoded."""
-    event = Span.Event(name="exception", time_unix_nano=5, attributes=[_kv("a", int_value=1)])
-    request = _request(_span(1), _span(2, events=[event]))
-    views = [(v.resource, v.events, v.build()) for v in scan_request(request, frozenset(), ())]
-    (res1, events1, _), (res2, events2, built2) = views
-    assert res1 is res2
-    assert events1 == ()
-    assert events2 == (Event(name="exception", time_ns=5, attributes={"a": 1}),)
-    assert built2.events == events2
-    assert [b for _, _, b in views] == spans_from_request(request)
-
-
 def test_empty_request_gives_no_spans() -> None:
-    """An empty request is valid and yields nothing on either path."""
+    """An empty request is valid and yields nothing."""
     request = ExportTraceServiceRequest(resource_spans=[ResourceSpans(scope_spans=[ScopeSpans()])])
     assert spans_from_request(request) == []
-    assert list(scan_request(request, frozenset(), ())) == []
 
 
 def test_spans_encoded_as_otlp_decode_to_the_same_spans() -> None:

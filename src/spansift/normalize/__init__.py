@@ -7,7 +7,7 @@ LangGraph interrupts, Traceloop names). It returns the raw attributes plus the
 canonical fields of `attrs.CANONICAL_FIELDS`, so a rule never needs to know
 which framework produced a span. It is pure and cheap: dictionary lookups, and
 JSON parsing only for message and tool-definition keys that are present.
-`_prefilter` holds the contract of which raw atoms each field needs.
+`_markers` says which spans can give a field only agent instrumentation gives.
 """
 
 from __future__ import annotations
@@ -19,36 +19,10 @@ from spansift import attrs as a
 from spansift.evidence import MAX_VALUE_CHARS, safe_attributes
 from spansift.model import Attributes, AttrValue, Event, Signal, Span, SpanRecord, StatusCode
 from spansift.normalize import _stacks, frameworks, genai, openinference, signals, spansift
-from spansift.normalize._prefilter import (
-    CONTRACT,
-    DIRECT_KEYS,
-    ERROR_STATUS,
-    EVENTS,
-    FIELD_NEEDS,
-    NAME,
-    STATUS_MESSAGE,
-    field_needs,
-    name_fields,
-    prefilter_of,
-)
 from spansift.normalize._util import add_unknown, set_first
 from spansift.normalize._values import canonical_value
 
-__all__ = [
-    "CONTRACT",
-    "DIRECT_KEYS",
-    "ERROR_STATUS",
-    "EVENTS",
-    "FIELD_NEEDS",
-    "NAME",
-    "STATUS_MESSAGE",
-    "canonical_fields",
-    "field_needs",
-    "fields_of",
-    "name_fields",
-    "prefilter_of",
-    "refine",
-]
+__all__ = ["canonical_fields", "fields_of", "refine"]
 
 _STATUS = {StatusCode.UNSET: "unset", StatusCode.OK: "ok", StatusCode.ERROR: "error"}
 

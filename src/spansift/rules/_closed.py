@@ -17,12 +17,6 @@ from spansift.attrs import CANONICAL_FIELDS, CLOSED_VALUES
 from spansift.model import Origin
 from spansift.rules._yaml import Node, Problems, Reader, SequenceNode, did_you_mean
 
-# Values normalization still writes beside the documented set (frameworks.py reads the
-# Agents SDK's "Max turns exceeded" and pydantic-ai's UsageLimitExceeded into these, and the
-# built-in pack tests them). Drop an entry once normalization writes the closed set.
-STILL_WRITTEN: dict[str, frozenset[str]] = {
-    "limit.exceeded": frozenset({"max_turns", "usage_limit"}),
-}
 # Operators whose values must be members of a closed set to mean anything.
 CHECKED_OPS = frozenset({"equals", "in", "not_in"})
 # Namespaces of canonical fields that no convention uses for raw attribute keys
@@ -35,7 +29,6 @@ def unknown_values(field: str, values: Iterable[object], *, ignore_case: bool) -
     allowed = CLOSED_VALUES.get(field)
     if allowed is None:
         return []
-    allowed |= STILL_WRITTEN.get(field, frozenset())
     bad: list[str] = []
     for value in values:
         text = value if isinstance(value, str) else None
@@ -56,7 +49,7 @@ def report_values(
     list_name: str | None = None,
 ) -> None:
     """Add one RULE_UNKNOWN_VALUE per value `field` can never hold."""
-    allowed = sorted(CLOSED_VALUES.get(field, frozenset()) | STILL_WRITTEN.get(field, frozenset()))
+    allowed = sorted(CLOSED_VALUES.get(field, frozenset()))
     where = f" (in list '{list_name}')" if list_name else ""
     for value in unknown_values(field, values, ignore_case=ignore_case):
         if value.lower() in allowed:

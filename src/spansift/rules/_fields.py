@@ -22,7 +22,7 @@ _MISSPELT = 0.85
 
 
 def is_raw(name: str) -> bool:
-    """True for a field read straight from span attributes (the OTLP fast path must decode it)."""
+    """True for a field read straight from span attributes (compact records keep it for rules)."""
     return name not in CANONICAL and not name.startswith("contract.")
 
 

@@ -13,16 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from spansift.model import Fields
-from spansift.normalize import field_needs
 from spansift.rules._aggregate import AGGREGATE_VALUES
 from spansift.rules._closed import CHECKED_OPS, report_values
-from spansift.rules._needs import (
-    Needs,
-    narrowest,
-    present_fields,
-    value_tests,
-    without_name,
-)
+from spansift.rules._needs import narrowest, present_fields
 from spansift.rules._yaml import Problems, did_you_mean
 from spansift.rules.load import PLACEHOLDER
 from spansift.rules.operators import OPERATORS, Getter, Predicate
@@ -60,9 +53,6 @@ class Matcher:
     reads: frozenset[str]
     kinds: frozenset[str] | None = None  # span.kind values it can hold for; None = any
     precedence: int = _ATOM
-    # Atoms one of which a span must carry to satisfy the condition (see
-    # `normalize.field_needs`); None = any span may satisfy it.
-    needs: Needs | None = None
     # The fields one of which must be present for the condition to hold (ERROR_FIELD for
     # an ERROR status); None = no such field. The rule set's guards test it on fields.
     present: frozenset[str] | None = None
@@ -322,10 +312,9 @@ class Compiler:
         if test.other_field is not None:
             reads.add(test.other_field)
             predicate, symbol = op.build(get, _getter(test.other_field), test.ignore_case)
-            both = [without_name(field_needs(f)) for f in (test.field, test.other_field)]
             text = f"{test.field} {symbol} {test.other_field}"
             either = narrowest([present_fields(test.field), present_fields(test.other_field)])
-            return Matcher(predicate, text, frozenset(reads), needs=narrowest(both), present=either)
+            return Matcher(predicate, text, frozenset(reads), present=either)
         value: Any = test.value
         if test.list_name is not None:
             named = self.lists.get(test.list_name)
@@ -350,15 +339,11 @@ class Compiler:
         if test.field == "span.kind" and test.op in ("equals", "in") and not test.ignore_case:
             kinds = frozenset(str(v) for v in value)
         # Every modifier but `exists: false` is false for an absent field.
-        needs: Needs | None = None
         present: frozenset[str] | None = None
         if test.op != "exists" or value:
             accepted = tuple(value) if test.op in ("equals", "in") else None
-            needs = field_needs(test.field, accepted)
-            if test.op != "exists":
-                needs = value_tests(test.field, needs, predicate, text)
             present = present_fields(test.field, accepted)
-        return Matcher(predicate, text, frozenset(reads), kinds, needs=needs, present=present)
+        return Matcher(predicate, text, frozenset(reads), kinds, present=present)
 
 
 def _all(parts: list[Matcher]) -> Matcher:
@@ -376,9 +361,8 @@ def _all(parts: list[Matcher]) -> Matcher:
     guards = [p.kinds for p in parts if p.kinds is not None]
     kinds = frozenset.intersection(*guards) if guards else None
     text = " && ".join(f"({p.text})" if p.precedence < _AND else p.text for p in parts)
-    needs = narrowest([p.needs for p in parts])
     present = narrowest([p.present for p in parts])
-    return Matcher(test, text, _reads(parts), kinds, _AND, needs, present)
+    return Matcher(test, text, _reads(parts), kinds, _AND, present)
 
 
 def _any(parts: list[Matcher]) -> Matcher:
@@ -390,13 +374,10 @@ def _any(parts: list[Matcher]) -> Matcher:
     guards = [p.kinds for p in parts]
     kinds = None if any(g is None for g in guards) else frozenset().union(*guards)  # type: ignore[arg-type]
     text = " || ".join(p.text for p in parts)
-    needs: Needs | None = None
-    if all(p.needs is not None for p in parts):
-        needs = frozenset().union(*(p.needs for p in parts if p.needs is not None))
     present: frozenset[str] | None = None
     if all(p.present is not None for p in parts):
         present = frozenset().union(*(p.present for p in parts if p.present is not None))
-    return Matcher(test, text, _reads(parts), kinds, _OR, needs, present)
+    return Matcher(test, text, _reads(parts), kinds, _OR, present)
 
 
 def _reads(parts: list[Matcher]) -> frozenset[str]:

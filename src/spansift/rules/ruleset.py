@@ -12,8 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from spansift.errors import ConfigError
-from spansift.model import AttrValue, Fields, Match, Prefilter, SpanRecord, ValueTest
-from spansift.normalize import CONTRACT, prefilter_of
+from spansift.model import AttrValue, Fields, Match, SpanRecord
 from spansift.normalize._markers import AGENT_FIELDS
 from spansift.rules._fields import is_raw
 from spansift.rules._guard import Guard, field_guard
@@ -48,7 +47,6 @@ class RuleSet:
         self.wanted_keys: frozenset[str] = frozenset(
             field for rule in self.rules for field in rule.reads if is_raw(field)
         )
-        self.prefilter = self._prefilter()
         # Every rule needs a field only agent spans give: traces no agent touched can be
         # skipped (see `spansift.sift`).
         self.agent_only = bool(self.rules) and all(
@@ -65,22 +63,6 @@ class RuleSet:
             kind: tuple(rg for rg in guarded if rg[0].kinds is None or kind in rg[0].kinds)
             for kind in kinds
         }
-
-    def _prefilter(self) -> Prefilter | None:
-        """What a span must carry for any enabled rule to hit; None when any span may.
-
-        Trace and run rules see every span of a trace (and keep them as evidence), so
-        with any of them enabled nothing is skipped.
-        """
-        if self.trace_rules or self.run_rules:
-            return None
-        needs: set[str | ValueTest] = set()
-        for rule in self.span_rules:
-            rule_needs = rule.condition.needs
-            if rule_needs is None or (CONTRACT in rule_needs and self.contracts):
-                return None
-            needs |= rule_needs - {CONTRACT}  # without contracts a contract field never exists
-        return prefilter_of(frozenset(needs))
 
     def __len__(self) -> int:
         return len(self.rules)

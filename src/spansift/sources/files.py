@@ -51,8 +51,8 @@ _FRAME_HEADER = 4
 class Chunk:
     """One unit read from a file: exactly one of `spans`, `request` or `error` is set.
 
-    JSON input arrives converted (`spans`); protobuf input stays a `request`
-    so that ingest can use the `scan_request` fast path.
+    JSON input arrives converted (`spans`); protobuf input stays a `request`, so the
+    sifter can look at it before any span is built.
     """
 
     origin: Origin
