@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -43,10 +44,10 @@ RECORDED = _recorded_spans()
 
 
 def test_every_recorded_span_with_an_agent_field_is_marked() -> None:
-    """The cheap test never misses a span the normalizers give an agent field.
+    """The cheap tests never miss a span the normalizers give an agent field.
 
-    Spans with a status message or events are normalized for real by the sifter, so only
-    the others must be marked by scope, name or keys (and their request bytes must say so).
+    The bytes of a request holding it always may mark; then the span is marked by scope,
+    name or keys, or it has a status message or events (normalized for real).
     """
     assert len(RECORDED) > 3000
     agent, missed = 0, []
@@ -54,14 +55,29 @@ def test_every_recorded_span_with_an_agent_field_is_marked() -> None:
         if not any(f in fields_of(span) for f in AGENT_FIELDS):
             continue
         agent += 1
-        if span.status_message or span.events:
-            continue
         body = request_from_spans([span]).SerializeToString()
         shaped = marks_by_shape(span.scope, span.name, span.attributes, frozenset())
-        if not (shaped and body_may_mark(body)):
+        if not (body_may_mark(body) and (shaped or span.status_message or span.events)):
             missed.append((span.scope, span.name, sorted(span.attributes)[:5]))
     assert agent > 1000
     assert missed == []
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Max turns (3) exceeded",
+        "Guardrail tripwire triggered",
+        "Tool refund_order not found in agent support",
+        "Tool execution was not approved.",
+    ],
+)
+def test_a_text_the_message_readers_react_to_marks_its_trace(message: str) -> None:
+    """Status messages of any span are scanned in the bytes, then read for real."""
+    span = _record(_ordinary, error=True)[0]
+    failed = dataclasses.replace(span, status_message=message)
+    assert body_may_mark(request_from_spans([failed]).SerializeToString())
+    assert not body_may_mark(request_from_spans([span]).SerializeToString())
 
 
 def _ordinary(provider: TracerProvider, *, error: bool = False) -> None:
@@ -147,3 +163,62 @@ def test_a_rule_on_other_fields_turns_skipping_off(tmp_path: Path) -> None:
     assert not ruleset.agent_only
     with ExceptionLog(tmp_path / "log.duckdb") as log:
         assert Driver(ruleset, log, source="test").sifter is None
+
+
+def test_requests_held_as_bytes_join_their_trace_once_it_is_marked() -> None:
+    """An ordinary request is held as it came; its spans follow their trace's marking."""
+    spans = _record(_agent_with_http_child)
+    http, rest = spans[0], spans[1:]
+    ordinary = [*_record(_ordinary), http]
+    sifter = Sifter()
+    held = request_from_spans(ordinary)
+    assert sifter.request(held, held.SerializeToString()) == []
+    assert sifter.counts.seen == len(ordinary)
+    marking = request_from_spans(rest)
+    passed = sifter.request(marking, marking.SerializeToString())
+    assert [s.name for s in passed] == ["POST", "refund_order", "support-agent"]
+    # A late ordinary span of a marked trace passes at once; other traces stay held.
+    late = request_from_spans([http, *_record(_ordinary)])
+    assert [s.name for s in sifter.request(late, late.SerializeToString())] == ["POST"]
+    assert (sifter.counts.seen, sifter.counts.passed, sifter.counts.dropped) == (8, 4, 0)
+
+
+def test_held_bytes_are_bounded_and_what_leaves_is_counted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The oldest held requests go first, their spans counted as dropped."""
+    request = request_from_spans(_record(_ordinary))
+    body = request.SerializeToString()
+    monkeypatch.setattr("spansift.sift.MAX_HELD_BYTES", 3 * len(body))
+    sifter = Sifter()
+    for _ in range(5):
+        fresh = request_from_spans(_record(_ordinary))
+        assert sifter.request(fresh, fresh.SerializeToString()) == []
+    assert (sifter.counts.seen, sifter.counts.dropped) == (10, 4)
+
+
+def _four_ordinary(provider: TracerProvider) -> None:
+    for _ in range(4):
+        _ordinary(provider)
+
+
+def test_a_scope_group_is_looked_at_as_bytes_then_span_by_span_when_it_may_mark() -> None:
+    """Ordinary groups of a mixed batch stay held; a group with an agent key is sorted."""
+    ordinary = _record(_four_ordinary)
+    agent = _record(_agent_with_http_child)
+    sifter = Sifter()
+    mixed = request_from_spans(ordinary + agent)
+    groups = [len(s.spans) for rs in mixed.resource_spans for s in rs.scope_spans]
+    assert sorted(groups) == [1, 2, 8]  # httpx, agents, flask
+    passed = sifter.request(mixed, mixed.SerializeToString())
+    assert sorted(s.name for s in passed) == ["POST", "refund_order", "support-agent"]
+    assert (sifter.counts.seen, sifter.counts.passed) == (11, 3)
+    # A GenAI key on one span of an ordinary group marks that span's trace only.
+    group = _record(_four_ordinary)
+    group[0] = dataclasses.replace(
+        group[0], attributes={**group[0].attributes, "gen_ai.operation.name": "chat"}
+    )
+    request = request_from_spans(group)
+    passed = sifter.request(request, request.SerializeToString())
+    assert {s.trace_id for s in passed} == {group[0].trace_id}
+    assert len(passed) == 2

@@ -61,7 +61,7 @@ def ingest_paths(
             if chunk.error is not None:
                 result.rejected.append(chunk.error)
             elif chunk.request is not None:
-                driver.request(chunk.request)
+                driver.request(chunk.request, body=chunk.body or None)
             elif chunk.spans is not None:
                 driver.spans(chunk.spans)
             if driver.pending >= WRITE_BATCH:

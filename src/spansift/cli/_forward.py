@@ -66,7 +66,8 @@ def forward(
 
 def _send(server: ServerInfo, token: str | None, chunk: Chunk, done: Forwarded) -> None:
     if chunk.request is not None:
-        body, media = chunk.request.SerializeToString(), "application/x-protobuf"
+        body = chunk.body or chunk.request.SerializeToString()
+        media = "application/x-protobuf"
         spans = count_spans(chunk.request)
     else:
         body, media, spans = chunk.raw, "application/json", len(chunk.spans or ())

@@ -8,10 +8,12 @@ which the normalizers derive one. Such a span always shows it cheaply:
 - it carries a key of a namespace the generic readers read (`gen_ai.`, OpenInference,
   OpenLLMetry, `spansift.`, ...) or a key a contract's `signals:` maps;
 - its name is one the name readers parse (`execute_tool X`, `X.tool`, `transfer_to_X`);
-- or it has a status message or events, the only content generic readers look at: then
-  the span is normalized for real and marks its trace when an agent field comes out.
+- or its status message or an exception event holds a text the message readers react to
+  (`frameworks.TEXT_PATTERNS`): then the span is normalized for real and marks its trace
+  when an agent field comes out.
 
-`tests/test_sift.py` checks the first three against every recorded span: a span the
+`BodyScan` looks for all of these at once in a serialized request, before any span is
+built. `tests/test_sift.py` checks both against every recorded span: a span the
 normalizers give an agent field is always marked.
 """
 
@@ -20,7 +22,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from spansift.normalize import _stacks, crewai
+import re2
+
+from spansift.normalize import _stacks, crewai, frameworks
 
 # Canonical fields only agent instrumentation yields (or, for status messages and
 # events, only agent text), which every built-in rule needs one of.
@@ -46,10 +50,10 @@ _NAME = re.compile(
     r"|handoff|guardrail|(?:^|\s)(?:chat|text_completion|generate_content|embeddings)(?:\s|$)",
     re.IGNORECASE,
 )
-# The same tokens as bytes, for a look at a whole request body (lower-cased, so upper-case
-# spellings match too): a body without any of them has no marking key, scope or name
-# (text in status messages and events is still checked span by span).
-_KEY_TOKENS = tuple(p.encode() for p in KEY_PREFIXES)  # must start a key: see _starts_key
+# The same tokens as bytes, for one look at a whole request body (case-insensitive): a
+# body holding none of them, and no text the message readers react to, has no span that
+# marks its trace, whatever its status messages and events say.
+_KEY_TOKENS = tuple(p.encode() for p in KEY_PREFIXES)  # must start a key (see BodyScan)
 _TOKENS = (
     # A scope name is field 1 of its message: tag 0x0a, its length, then the name.
     *(b"\n" + bytes([len(s)]) + s.encode() for s in sorted(SCOPES)),
@@ -57,7 +61,6 @@ _TOKENS = (
     b"transfer_to_", b"handoff", b"guardrail", b"chat", b"text_completion",
     b"generate_content", b"embeddings",
 )  # fmt: skip
-_KEY_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_")
 
 
 def marks_by_shape(scope: str, name: str, keys: Iterable[str], extra_keys: frozenset[str]) -> bool:
@@ -67,25 +70,48 @@ def marks_by_shape(scope: str, name: str, keys: Iterable[str], extra_keys: froze
     return any(key.startswith(KEY_PREFIXES) or key in extra_keys for key in keys)
 
 
-def body_may_mark(body: bytes) -> bool:
-    """False when no span of this serialized request can be marked by its shape.
+class BodyScan:
+    """One pass of a compiled multi-pattern over a serialized request: may it mark a trace?
 
-    One `find` per token over the lower-cased body (C speed; no regex alternation, which
-    Python's engine tries at every byte). A key-prefix token counts only where a key can
-    start: not after a letter, digit or `_` (`user_agent.original` is not `agent.`). A
-    key whose length byte is itself such a character (95 to 122 characters long) is
-    missed here; its namespace's shorter keys still mark the span.
+    re2 runs the whole set as one automaton in linear time (Python's engine would try
+    every alternative at every byte). False means no span of the body can be marked: no
+    known scope, no name the name readers parse, no key of a namespace the readers read
+    (or of `extra_keys`), and no status message or exception event text the message
+    readers react to (`frameworks.TEXT_PATTERNS`). True only means "look span by span".
+
+    A key-prefix token counts only where a key can start: after a byte that is not a
+    letter, digit or `_` (`user_agent.original` is not `agent.`); the byte before a key is
+    its length, so a key 95 to 122 characters long is missed here (its namespace's
+    shorter keys still mark the span).
     """
-    lowered = body.lower()
-    if any(token in lowered for token in _TOKENS):
-        return True
-    return any(_starts_key(lowered, token) for token in _KEY_TOKENS)
+
+    def __init__(self, extra_keys: frozenset[str] = frozenset()) -> None:
+        keys = (*_KEY_TOKENS, *sorted(k.encode() for k in extra_keys))
+        alternatives = [
+            "[^a-z0-9_](?:" + "|".join(_literal(k) for k in keys) + ")",
+            *(_literal(t) for t in _TOKENS),
+            *(f"(?:{p.pattern})" for p in frameworks.TEXT_PATTERNS),
+        ]
+        options = re2.Options()
+        options.encoding = re2.Options.Encoding.LATIN1  # bytes are bytes, not UTF-8
+        options.case_sensitive = False
+        options.dot_nl = True
+        options.never_capture = True
+        options.log_errors = False
+        self._search = re2.compile("|".join(alternatives).encode("latin-1"), options).search
+
+    def may_mark(self, body: bytes) -> bool:
+        return self._search(body) is not None
 
 
-def _starts_key(body: bytes, token: bytes) -> bool:
-    at = body.find(token)
-    while at != -1:
-        if at == 0 or body[at - 1] not in _KEY_CHARS:
-            return True
-        at = body.find(token, at + 1)
-    return False
+def _literal(token: bytes) -> str:
+    """`token` as an re2 literal: letters and digits as they are, other bytes as `\\xHH`."""
+    return "".join(chr(b) if chr(b).isalnum() and b < 128 else f"\\x{b:02x}" for b in token)
+
+
+_DEFAULT_SCAN = BodyScan()
+
+
+def body_may_mark(body: bytes) -> bool:
+    """`BodyScan().may_mark(body)`: the scan without contract signal keys."""
+    return _DEFAULT_SCAN.may_mark(body)

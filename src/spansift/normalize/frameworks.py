@@ -39,6 +39,17 @@ _LIMITS = (
 # pydantic-ai's UsageLimitExceeded names the limit in its message; without one it is requests.
 _USAGE_LIMIT = re.compile(r"UsageLimitExceeded", re.I)
 _INTERRUPTS = ("GraphInterrupt", "NodeInterrupt")
+# Every text `read_message` and `read_exception_event` react to: a status message or an
+# exception event none of these match yields no agent field (the sifter scans request
+# bytes for them before building any span).
+TEXT_PATTERNS: tuple[re.Pattern[str], ...] = (
+    UNKNOWN_TOOL_TEXT,
+    _GUARDRAIL,
+    _REJECTED,
+    *(pattern for pattern, _ in _LIMITS),
+    _USAGE_LIMIT,
+    re.compile("|".join(_INTERRUPTS)),
+)
 _TRACELOOP_KIND = {"workflow": "agent", "agent": "agent", "tool": "tool", "task": "other"}
 _HANDOFF_ARROW = " → "
 

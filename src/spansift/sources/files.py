@@ -60,6 +60,7 @@ class Chunk:
     request: ExportTraceServiceRequest | None = None
     error: InputError | None = None
     raw: bytes = b""  # the JSON text `spans` came from, to send it on unchanged
+    body: bytes = b""  # the protobuf bytes `request` was decoded from (the sifter's look)
     offset: int = 0  # bytes of the file (as stored, compressed or not) read so far
 
 
@@ -267,7 +268,7 @@ def _request_chunk(body: bytes, origin: Origin, where: str) -> Chunk:
         request = decode_request(body)
     except ValueError as exc:
         return _error(origin, f"{where}{exc}")
-    return Chunk(origin, request=request)
+    return Chunk(origin, request=request, body=body)
 
 
 def _undecodable(exc: Exception) -> str:
