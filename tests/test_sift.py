@@ -15,7 +15,7 @@ from opentelemetry.trace import Status, StatusCode
 from spansift.drive import Driver
 from spansift.model import Span
 from spansift.normalize import fields_of
-from spansift.normalize._markers import AGENT_FIELDS, body_may_mark, marks_by_shape
+from spansift.normalize._markers import AGENT_FIELDS, ShapeTest, body_may_mark
 from spansift.rules import load_ruleset
 from spansift.sift import Sifter
 from spansift.sources.files import iter_file
@@ -51,12 +51,13 @@ def test_every_recorded_span_with_an_agent_field_is_marked() -> None:
     """
     assert len(RECORDED) > 3000
     agent, missed = 0, []
+    shape = ShapeTest()  # one for all: what it remembers is tested too
     for span in RECORDED:
         if not any(f in fields_of(span) for f in AGENT_FIELDS):
             continue
         agent += 1
         body = request_from_spans([span]).SerializeToString()
-        shaped = marks_by_shape(span.scope, span.name, span.attributes, frozenset())
+        shaped = shape(span.scope, span.name, span.attributes)
         if not (body_may_mark(body) and (shaped or span.status_message or span.events)):
             missed.append((span.scope, span.name, sorted(span.attributes)[:5]))
     assert agent > 1000
@@ -222,3 +223,22 @@ def test_a_scope_group_is_looked_at_as_bytes_then_span_by_span_when_it_may_mark(
     passed = sifter.request(request, request.SerializeToString())
     assert {s.trace_id for s in passed} == {group[0].trace_id}
     assert len(passed) == 2
+
+
+def test_finished_sdk_spans_are_converted_only_when_their_trace_is_marked() -> None:
+    """The processor's path holds SDK spans as they are and converts them on release."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource({"service.name": "shop"}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    _ordinary(provider)
+    _agent_with_http_child(provider)
+    finished = list(memory.get_finished_spans())
+    provider.shutdown()
+    ordinary, (http, *rest) = finished[:2], finished[2:]
+    sifter = Sifter()
+    assert sifter.sdk_spans([*ordinary, http]) == []
+    passed = sifter.sdk_spans(rest)
+    assert all(isinstance(s, Span) for s in passed)
+    assert [s.name for s in passed] == ["POST", "refund_order", "support-agent"]
+    assert passed[0] == span_from_readable(http)
+    assert (sifter.counts.seen, sifter.counts.passed) == (5, 3)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -25,6 +25,7 @@ from spansift.model import Hit, Span
 from spansift.pipeline import Pipeline
 from spansift.sift import Sifter
 from spansift.sources.otlp_proto import spans_from_request
+from spansift.sources.sdk import span_from_readable
 from spansift.store.quarantine import Quarantined, hit_payload, is_data_error, set_aside
 from spansift.traces import AssemblyLimits
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
         ExportTraceServiceRequest,
     )
+    from opentelemetry.sdk.trace import ReadableSpan
 
     from spansift.rules import RuleSet
     from spansift.store.log import ExceptionLog
@@ -102,6 +104,14 @@ class Driver:
         if self.sifter is not None:
             spans = self.sifter.spans(spans)
         self._process(spans if isinstance(spans, list) else list(spans), tag)
+
+    def sdk_spans(self, spans: Sequence[ReadableSpan | Span]) -> None:
+        """Process finished SDK spans (the processor): converted only if the rules need them."""
+        if self.sifter is not None:
+            self._process(self.sifter.sdk_spans(spans), None)
+        else:
+            converted = [s if isinstance(s, Span) else span_from_readable(s) for s in spans]
+            self._process(converted, None)
 
     def _process(self, spans: list[Span], tag: int | None) -> None:
         if self.event_clock is not None:

@@ -278,15 +278,15 @@ class ExceptionLogProcessor(SpanProcessor):
                     batch.append(queue.popleft())
             except IndexError:
                 pass
-            spans = [s if isinstance(s, Span) else span_from_readable(s) for s in batch]
             driver = self._driver
             if driver is None:
+                spans = [s if isinstance(s, Span) else span_from_readable(s) for s in batch]
                 forwarder = self._forwarder
                 if forwarder is None or not forwarder.send(spans):
                     self._drop(len(spans))
                 continue
             try:
-                driver.spans(spans)
+                driver.sdk_spans(batch)
             except Exception:
                 self.worker_errors += 1
                 _logger.exception("spansift: failed to process %d spans", len(batch))

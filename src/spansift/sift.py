@@ -27,13 +27,16 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from spansift.model import AttrValue, Span
 from spansift.normalize import fields_of
-from spansift.normalize._markers import AGENT_FIELDS, SCOPES, BodyScan, marks_by_shape
+from spansift.normalize._markers import AGENT_FIELDS, SCOPES, BodyScan, ShapeTest
 from spansift.sources.otlp_proto import proto_span, resource_attributes
+from spansift.sources.sdk import span_from_readable
 
 if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import ReadableSpan
+
     from spansift.model import Signal
 
-MAX_HELD = 20_000  # unmarked spans held back as `Span` values (the in-process path)
+MAX_HELD = 20_000  # unmarked spans held back one by one (in-process, JSON)
 MAX_HELD_PER_TRACE = 256
 MAX_HELD_BYTES = 32 << 20  # unmarked requests held back as bytes
 MAX_MARKED = 100_000  # marked trace ids remembered
@@ -67,9 +70,10 @@ class Sifter:
         self._signals = signals
         self._extra_keys = frozenset(s.key for s in signals if getattr(s, "key", None))
         self._scan = _scan(self._extra_keys)
+        self._shape = ShapeTest(self._extra_keys)
         self._marked: OrderedDict[str, None] = OrderedDict()
-        # Spans built already (in-process, JSON): trace id -> its held spans.
-        self._held: OrderedDict[str, list[Span]] = OrderedDict()
+        # Spans not in request bytes (in-process, JSON): trace id -> its held spans.
+        self._held: OrderedDict[str, list[Span | ReadableSpan]] = OrderedDict()
         self._held_count = 0
         # Requests held as bytes, oldest first, and which of them hold each trace.
         self._requests: OrderedDict[int, _HeldRequest] = OrderedDict()
@@ -126,9 +130,7 @@ class Sifter:
                         self.counts.passed += 1
                         continue
                     if shaped:
-                        if marks_by_shape(
-                            scope, span.name, (kv.key for kv in span.attributes), self._extra_keys
-                        ):
+                        if self._shape(scope, span.name, [kv.key for kv in span.attributes]):
                             self._pass(trace, self._build(resource, scope, span), out, waiting)
                             continue
                         if span.status.message or span.events:
@@ -147,18 +149,41 @@ class Sifter:
     def spans(self, spans: Iterable[Span]) -> list[Span]:
         """The same for `Span` values (the in-process processor, OTLP/JSON files)."""
         out: list[Span] = []
-        extra = self._extra_keys
         for span in spans:
             self.counts.seen += 1
             trace = span.trace_id
             if (
                 trace in self._marked
-                or marks_by_shape(span.scope, span.name, span.attributes, extra)
+                or self._shape(span.scope, span.name, span.attributes)
                 or ((span.status_message or span.events) and self._has_agent_fields(span))
             ):
                 self._pass(trace, span, out)
             else:
                 self._hold(trace, span)
+        return out
+
+    def sdk_spans(self, spans: Iterable[ReadableSpan | Span]) -> list[Span]:
+        """The same for finished SDK spans (the processor): converted only when they pass."""
+        out: list[Span] = []
+        for item in spans:
+            if isinstance(item, Span):
+                out += self.spans((item,))
+                continue
+            self.counts.seen += 1
+            trace = f"{item.context.trace_id:032x}" if item.context is not None else ""
+            scope = item.instrumentation_scope
+            if trace in self._marked or self._shape(
+                scope.name if scope is not None else "", item.name, item.attributes or ()
+            ):
+                self._pass(trace, span_from_readable(item), out)
+            elif item.status.description or item.events:
+                built = span_from_readable(item)
+                if self._has_agent_fields(built):
+                    self._pass(trace, built, out)
+                else:
+                    self._hold(trace, built)
+            else:
+                self._hold(trace, item)
         return out
 
     # -- marking and the buffers -------------------------------------------------------
@@ -175,8 +200,9 @@ class Sifter:
             self._marked[trace] = None
             if len(self._marked) > MAX_MARKED:
                 self._marked.popitem(last=False)
-            released = self._held.pop(trace, [])
-            self._held_count -= len(released)
+            held = self._held.pop(trace, [])
+            self._held_count -= len(held)
+            released = [s if isinstance(s, Span) else span_from_readable(s) for s in held]
             released += self._release_requests(trace)
             if waiting is not None:
                 released += (self._build(*item) for item in waiting.pop(trace, ()))
@@ -185,7 +211,7 @@ class Sifter:
         out.append(span)
         self.counts.passed += 1
 
-    def _hold(self, trace: str, span: Span) -> None:
+    def _hold(self, trace: str, span: Span | ReadableSpan) -> None:
         held = self._held.get(trace)
         if held is None:
             held = self._held[trace] = []

@@ -20,7 +20,7 @@ normalizers give an agent field is always marked.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection
 
 import re2
 
@@ -63,11 +63,42 @@ _TOKENS = (
 )  # fmt: skip
 
 
-def marks_by_shape(scope: str, name: str, keys: Iterable[str], extra_keys: frozenset[str]) -> bool:
-    """Whether scope, name or keys alone mark the span (see the module docstring)."""
-    if scope in SCOPES or _NAME.search(name):
-        return True
-    return any(key.startswith(KEY_PREFIXES) or key in extra_keys for key in keys)
+class ShapeTest:
+    """Whether scope, name or keys alone mark a span (see the module docstring).
+
+    Names and keys repeat endlessly in ordinary traffic, so what was found not to mark is
+    remembered (bounded): most spans are answered by one set comparison.
+    """
+
+    def __init__(self, extra_keys: frozenset[str] = frozenset()) -> None:
+        self._extra_keys = extra_keys
+        self._plain_keys: set[str] = set()  # keys known not to mark
+        self._names: dict[str, bool] = {}
+
+    def __call__(self, scope: str, name: str, keys: Collection[str]) -> bool:
+        if scope in SCOPES:
+            return True
+        marks = self._names.get(name)
+        if marks is None:
+            marks = _NAME.search(name) is not None
+            if len(self._names) < _REMEMBERED:
+                self._names[name] = marks
+        if marks:
+            return True
+        plain = self._plain_keys
+        if plain.issuperset(keys):
+            return False
+        for key in keys:
+            if key in plain:
+                continue
+            if key.startswith(KEY_PREFIXES) or key in self._extra_keys:
+                return True
+            if len(plain) < _REMEMBERED:
+                plain.add(key)
+        return False
+
+
+_REMEMBERED = 4096
 
 
 class BodyScan:
