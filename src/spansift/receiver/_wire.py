@@ -10,6 +10,7 @@ import hmac
 import json
 import zlib
 from dataclasses import dataclass
+from operator import attrgetter
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
@@ -157,13 +158,22 @@ def validate(kind: int, body: bytes, signal: str = TRACES) -> Accepted:
     count = 0
     for r_index, resource_spans in enumerate(request.resource_spans):
         for s_index, scope_spans in enumerate(resource_spans.scope_spans):
-            for index, span in enumerate(scope_spans.spans):
-                if len(span.trace_id) != 16 or len(span.span_id) != 8:
-                    where = f"resource_spans[{r_index}].scope_spans[{s_index}].spans[{index}]"
-                    msg = f"{where}: trace_id must be 16 bytes and span_id 8 bytes"
-                    raise BadBodyError(msg)
-                count += 1
+            spans = scope_spans.spans
+            # The id lengths of a whole group at C speed; the loop only to name a bad one.
+            if not _ID_LENGTHS.issuperset(map(len, map(_TRACE_ID, spans))) or not (
+                _SPAN_ID_LENGTHS.issuperset(map(len, map(_SPAN_ID, spans)))
+            ):
+                for index, span in enumerate(spans):
+                    if len(span.trace_id) != 16 or len(span.span_id) != 8:
+                        where = f"resource_spans[{r_index}].scope_spans[{s_index}].spans[{index}]"
+                        msg = f"{where}: trace_id must be 16 bytes and span_id 8 bytes"
+                        raise BadBodyError(msg)
+            count += len(spans)
     return Accepted(kind, body, count)
+
+
+_TRACE_ID, _SPAN_ID = attrgetter("trace_id"), attrgetter("span_id")
+_ID_LENGTHS, _SPAN_ID_LENGTHS = frozenset({16}), frozenset({8})
 
 
 def _logs(kind: int, body: bytes) -> Accepted:
