@@ -19,7 +19,12 @@ The figure is CPU time of the application thread (`time.thread_time`) and wall
 time, per span, and their ratio (target: spansift / BSP <= 1.2). Background work
 is flushed between repeats, outside the timed region.
 
+With `--rate N` it instead ends N spans a second for `--seconds` (in bursts every 10 ms,
+as a busy agent fleet would) into spansift's processor alone, then flushes, and reports
+the spans dropped (target: none at 2,000 spans/s) and the process CPU per span.
+
     python bench/bench_processor.py [--spans 2000] [--repeats 31]
+    python bench/bench_processor.py --rate 2000 [--seconds 10]
 """
 
 from __future__ import annotations
@@ -76,11 +81,45 @@ def run(provider: TracerProvider, n: int) -> tuple[float, float]:
     return (time.perf_counter() - wall) / n * 1e6, (time.thread_time() - cpu) / n * 1e6
 
 
+def paced(rate: int, seconds: float) -> None:
+    """End `rate` spans a second for `seconds` into the processor; report drops and CPU."""
+    with tempfile.TemporaryDirectory() as tmp:
+        processor = ExceptionLogProcessor(db=Path(tmp) / "paced.duckdb")
+        provider = TracerProvider()
+        provider.add_span_processor(processor)
+        tracer = provider.get_tracer("bench")
+        attrs = [_attributes(i) for i in range(rate)]
+        error = Status(StatusCode.ERROR, "upstream timed out")
+        per_tick, tick_s = max(1, rate // 100), 0.01
+        sent, cpu, started = 0, time.process_time(), time.monotonic()
+        while (elapsed := time.monotonic() - started) < seconds:
+            for _ in range(per_tick):
+                span = tracer.start_span("execute_tool", attributes=attrs[sent % rate])
+                if sent % 20 == 2:
+                    span.set_status(error)
+                span.end()
+                sent += 1
+            time.sleep(max(0.0, (sent / per_tick) * tick_s - elapsed))
+        achieved = sent / (time.monotonic() - started)
+        processor.force_flush()
+        cpu = time.process_time() - cpu
+        provider.shutdown()
+        print(
+            f"paced {achieved:,.0f} spans/s for {seconds:g} s: {sent:,} ended, "
+            f"{processor.dropped_spans:,} dropped; process CPU {cpu / sent * 1e6:.1f} us/span"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=31)
+    parser.add_argument("--rate", type=int, default=0, help="spans a second (paced mode)")
+    parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
+    if args.rate:
+        paced(args.rate, args.seconds)
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         bsp_exporter = NoopExporter()
