@@ -93,7 +93,11 @@ class CompiledRule:
         """Whether the condition holds and no exception does."""
         if not self.condition.test(fields, contract):
             return False
-        return not any(m.test(fields, contract) for _, m in self.exceptions)
+        # Loops, not any()/all(), here and in _all/_any: they run per span and rule.
+        for _, exception in self.exceptions:  # noqa: SIM110
+            if exception.test(fields, contract):
+                return False
+        return True
 
     def summary(self, fields: Fields, contract: Fields) -> str:
         """The summary template filled from the fields.
@@ -356,7 +360,10 @@ def _all(parts: list[Matcher]) -> Matcher:
     else:
 
         def test(f: Fields, c: Fields) -> bool:
-            return all(t(f, c) for t in tests)
+            for t in tests:  # noqa: SIM110
+                if not t(f, c):
+                    return False
+            return True
 
     guards = [p.kinds for p in parts if p.kinds is not None]
     kinds = frozenset.intersection(*guards) if guards else None
@@ -369,7 +376,10 @@ def _any(parts: list[Matcher]) -> Matcher:
     tests = tuple(p.test for p in parts)
 
     def test(f: Fields, c: Fields) -> bool:
-        return any(t(f, c) for t in tests)
+        for t in tests:  # noqa: SIM110
+            if t(f, c):
+                return True
+        return False
 
     guards = [p.kinds for p in parts]
     kinds = None if any(g is None for g in guards) else frozenset().union(*guards)  # type: ignore[arg-type]

@@ -198,6 +198,7 @@ def _field_compare(symbol: str, check: Callable[[Any, Any], bool]) -> Callable[.
     return build
 
 
+@functools.lru_cache(maxsize=4096)  # tool and agent names repeat from span to span
 def name_key(text: str) -> str:
     """A name as compared with a contract's: `Search Docs`, `search-docs` and `search_docs`
     are one tool (frameworks rename tools for the model; people write them either way)."""

@@ -2,8 +2,8 @@
 
 `RuleSet.match` is pure and never raises: a rule that fails on an odd value is
 counted in `runtime_errors` (and per rule in `errors_by_rule`) and skipped for
-that span. Rules whose condition requires certain `span.kind` values are indexed
-by kind, so a span only pays for the rules that can match it.
+that span. Span rules are indexed by the kinds and fields their conditions need
+(`_guard.RuleIndex`), so a span only pays for the rules that can match it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from spansift.errors import ConfigError
 from spansift.model import AttrValue, Fields, Match, SpanRecord
 from spansift.normalize._markers import AGENT_FIELDS
 from spansift.rules._fields import is_raw
-from spansift.rules._guard import Guard, field_guard
+from spansift.rules._guard import RuleIndex
 from spansift.rules._select import contracts_source, rule_sources
 from spansift.rules._yaml import Problems, did_you_mean
 from spansift.rules.compile import CompiledRule, Compiler
@@ -56,26 +56,15 @@ class RuleSet:
         self.runtime_errors = 0
         self.errors_by_rule: dict[str, int] = {}
         self._by_id = {r.id: r for r in self.all_rules}
-        kinds = {k for r in self.span_rules if r.kinds is not None for k in r.kinds}
-        guarded = [(r, field_guard(r.condition.present)) for r in self.span_rules]
-        self._unguarded = tuple(rg for rg in guarded if rg[0].kinds is None)
-        self._by_kind = {
-            kind: tuple(rg for rg in guarded if rg[0].kinds is None or kind in rg[0].kinds)
-            for kind in kinds
-        }
+        self._index = RuleIndex(self.span_rules)
 
     def __len__(self) -> int:
         return len(self.rules)
 
     def rules_for(self, fields: Fields) -> tuple[CompiledRule, ...]:
         """The rules that can match a span, chosen by its `span.kind`."""
-        return tuple(rule for rule, _ in self._candidates(fields))
-
-    def _candidates(self, fields: Fields) -> tuple[tuple[CompiledRule, Guard | None], ...]:
         kind = fields.get("span.kind")
-        if isinstance(kind, str):
-            return self._by_kind.get(kind, self._unguarded)
-        return self._unguarded
+        return self._index.by_kind(kind if isinstance(kind, str) else None)
 
     def contract_for(self, fields: Fields) -> tuple[Contract | None, Mapping[str, AttrValue]]:
         """The contract matched by the span's `agent.name`, and its `contract.*` fields."""
@@ -86,7 +75,7 @@ class RuleSet:
     def match(self, fields: Fields) -> list[Match]:
         """Every rule that fires on one span's fields. Pure; never raises."""
         out: list[Match] = []
-        rules = self._candidates(fields)
+        rules = self._index.candidates(fields)
         if not rules:
             return out
         try:
@@ -94,10 +83,8 @@ class RuleSet:
         except Exception:  # a hostile agent name must not stop the pipeline
             self.runtime_errors += 1
             contract, cfields = None, _NO_CONTRACT
-        for rule, guard in rules:
+        for rule in rules:
             try:
-                if guard is not None and not guard(fields):
-                    continue  # the span lacks everything this rule's condition needs
                 if rule.hits(fields, cfields):
                     out.append(self._match(rule, fields, cfields, contract))
             except Exception:  # counted and skipped, see module docstring

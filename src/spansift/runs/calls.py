@@ -47,8 +47,11 @@ class Result:
 def _columns(f: Fields | SpanRecord, *names: str) -> list[tuple[str, ...]]:
     """Rows of parallel tuple fields (the first names the length; short ones pad with "")."""
     fields = f.fields if isinstance(f, SpanRecord) else f
-    lists = [_seq(fields.get(name)) for name in names]
-    return [tuple(c[i] if i < len(c) else "" for c in lists) for i in range(len(lists[0]))]
+    first = _seq(fields.get(names[0]))
+    if not first:
+        return []  # most records: nothing to read the other names for
+    lists = [first, *(_seq(fields.get(name)) for name in names[1:])]
+    return [tuple(c[i] if i < len(c) else "" for c in lists) for i in range(len(first))]
 
 
 def results(records: Sequence[SpanRecord]) -> dict[str, Result]:

@@ -76,6 +76,8 @@ def gates(
     for index in order:
         f = fields[index]
         decision = _str(f.get("gate.decision"))
+        if decision is None and f.get("span.kind") != "tool":
+            continue  # neither a gate nor an execution: most records
         call_id = _str(f.get("gate.call_id")) or _str(f.get("tool.call_id"))
         tool = _str(f.get("gate.tool"))  # a gate's name says nothing about the tool it holds
         gate_id = _str(f.get("gate.id"))

@@ -17,6 +17,7 @@ gets `tool.approval` (whether an approval came before it, in the whole run).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -147,6 +148,7 @@ def _words(name: str) -> set[str]:
     return {w.lower() for w in _WORDS.findall(name)}
 
 
+@functools.lru_cache(maxsize=4096)  # few distinct names, each looked at once per record
 def looks_human(target: str, *, tool: bool) -> bool:
     """Whether a handoff target (an agent) or a tool's name says it reaches a person.
 

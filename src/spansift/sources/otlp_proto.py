@@ -112,7 +112,11 @@ def _attributes(key_values: Iterable[Any]) -> dict[str, AttrValue]:
     """Decode repeated `KeyValue`; keys with an empty `AnyValue` are left out."""
     out: dict[str, AttrValue] = {}
     for kv in key_values:
-        value = _value(kv.value)
+        any_value = kv.value
+        if any_value.WhichOneof("value") == "string_value":  # most values, read in place
+            out[kv.key] = any_value.string_value
+            continue
+        value = _value(any_value)
         if value is not None:
             out[kv.key] = value
     return out
