@@ -173,54 +173,86 @@ class Pipeline:
     def _close(
         self, traces: list[Group], now: float, closed_runs: Callable[[], list[Group]]
     ) -> list[Hit]:
-        """Judge closed traces (with their runs so far), then the runs that closed."""
+        """Judge closed traces (with their runs so far), then the runs that closed.
+
+        The traces of one session that close together are judged with their run in one
+        pass: a busy session closes many at once, and judging each alone would resolve
+        the whole run again for every one of them.
+        """
         out: list[Hit] = []
-        contracts = self.ruleset.contracts
+        sessions: dict[str, list[Group]] = {}
         # In the order they happened, so a pause is held before the trace resuming it closes.
-        traces = sorted(traces, key=_started)
-        for trace in traces:
-            calls = _call_ids(trace.records)
-            run_key = _run_key(trace.records) or self._linked_run(calls)
-            run = self.assembler.run(run_key) if run_key is not None else None
-            # A reopened (or, after a restart, restored) trace is partly in its run already:
-            # judge each of its records once, as they are now.
-            prior = list(run.records) if run is not None else []
-            held = run.keys if run is not None else set()
-            mine = [r for r in trace.records if (r.span.trace_id, r.span.span_id) not in held]
-            # A trace with a session is judged as the run so far; one without is a whole run.
-            resolved = resolve([*prior, *mine], contracts, final=run_key is None)
-            if run_key is None and _waiting(resolved):
-                # A pause with no session to tie the resume to: hold the trace as a run of its
-                # own, joined by the calls a later trace answers, and judge it when that closes.
-                run_key = f"~{trace.key}"
-            else:
-                out.extend(self._judge(resolved, trace, run, trace_id=trace.key))
-            if run_key is not None:
-                self._link(calls, run_key)
-                self.assembler.join_run(trace, run_key, now)
-                if self.save_runs:
-                    self._run_saves[(run_key, trace.key)] = trace.records
-                joined = self.assembler.run(run_key)
-                if joined is not None:
-                    joined.resolved = {_key(r): dict(r.fields) for r in resolved}
-                    if run is None:  # the run began with this trace: what it emitted counts
-                        joined.emitted.update(
-                            (h.match.rule_id, h.span.trace_id, h.span.span_id, h.item)
-                            for h in out
-                            if h.span.trace_id == trace.key
-                        )
-        for run in closed_runs():
-            if self.save_runs:
-                self._runs_closed.add(run.key)
-            self._run_saves = {k: v for k, v in self._run_saves.items() if k[0] != run.key}
-            resolved = resolve(run.records, contracts, final=True)
-            if run.key.startswith("~"):
-                # A held pause nobody answered: judged only now, as a whole.
-                out.extend(self._judge(resolved, None, run, trace_id=None, everything=True))
+        for trace in sorted(traces, key=_started):
+            session = _run_key(trace.records)
+            if session is not None:
+                sessions.setdefault(session, []).append(trace)
                 continue
-            out.extend(self._judge(resolved, None, run, trace_id=None))
+            # A trace with no session may join a run by the calls it shares with it: the
+            # sessions closing before it are judged first.
+            for key, batch in sessions.items():
+                out.extend(self._close_group(key, batch, now))
+            sessions.clear()
+            out.extend(self._close_group(self._linked_run(_call_ids(trace.records)), [trace], now))
+        for key, batch in sessions.items():
+            out.extend(self._close_group(key, batch, now))
+        for run in closed_runs():
+            out.extend(self._judge_closed(run))
         self._count(0, out)
         return out
+
+    def _close_group(self, run_key: str | None, traces: list[Group], now: float) -> list[Hit]:
+        """Judge traces closing together (one, or several of a session) with their run."""
+        out: list[Hit] = []
+        run = self.assembler.run(run_key) if run_key is not None else None
+        if run is not None and self.assembler.run_full(run):
+            # A session that never pauses long enough to close: judge what it holds as a
+            # finished run and start it again, so no close costs more than a full run.
+            out.extend(self._judge_closed(self.assembler.split_run(run.key)))
+            run = None
+        # A reopened (or, after a restart, restored) trace is partly in its run already:
+        # judge each of its records once, as they are now.
+        prior = list(run.records) if run is not None else []
+        held = run.keys if run is not None else set()
+        mine = [
+            r for t in traces for r in t.records if (r.span.trace_id, r.span.span_id) not in held
+        ]
+        # A trace with a session is judged as the run so far; one without is a whole run.
+        resolved = resolve([*prior, *mine], self.ruleset.contracts, final=run_key is None)
+        ids = {t.key for t in traces}
+        found: list[Hit] = []
+        if run_key is None and _waiting(resolved):
+            # A pause with no session to tie the resume to: hold the trace as a run of its
+            # own, joined by the calls a later trace answers, and judge it when that closes.
+            run_key = f"~{traces[0].key}"
+        else:
+            found = self._judge(resolved, traces, run)
+        out.extend(found)
+        if run_key is None:
+            return out
+        for trace in traces:
+            self._link(_call_ids(trace.records), run_key)
+            self.assembler.join_run(trace, run_key, now)
+            if self.save_runs:
+                self._run_saves[(run_key, trace.key)] = trace.records
+        joined = self.assembler.run(run_key)
+        if joined is not None:
+            joined.resolved = {_key(r): dict(r.fields) for r in resolved}
+            if run is None:  # the run began with these traces: what they emitted counts
+                joined.emitted.update(
+                    (h.match.rule_id, h.span.trace_id, h.span.span_id, h.item)
+                    for h in found
+                    if h.span.trace_id in ids
+                )
+        return out
+
+    def _judge_closed(self, run: Group) -> list[Hit]:
+        """A run that closed, judged once more as finished."""
+        if self.save_runs:
+            self._runs_closed.add(run.key)
+        self._run_saves = {k: v for k, v in self._run_saves.items() if k[0] != run.key}
+        resolved = resolve(run.records, self.ruleset.contracts, final=True)
+        # A held pause nobody answered (`~`) is judged only now, as a whole.
+        return self._judge(resolved, (), run, everything=run.key.startswith("~"))
 
     def _linked_run(self, calls: set[str]) -> str | None:
         """The open run a trace belongs to by the tool calls it shares with it (a resume)."""
@@ -241,22 +273,31 @@ class Pipeline:
     def _judge(
         self,
         resolved: Sequence[SpanRecord],
-        trace: Group | None,
+        traces: Sequence[Group],
         run: Group | None,
         *,
-        trace_id: str | None,
         everything: bool = False,
     ) -> list[Hit]:
-        """Rules over resolved records: span rules on what is new or changed, then aggregates."""
+        """Rules over resolved records: span rules on what is new or changed, then aggregates.
+
+        `traces` are the traces closing now (none when a run closes): their records are
+        new, and trace rules judge each of them.
+        """
         ruleset = self.ruleset
         before = run.resolved if run is not None and not everything else {}
+        closing = {t.key: t for t in traces}
         fresh = [
-            r for r in resolved if r.span.trace_id == trace_id or before.get(_key(r)) != r.fields
+            r for r in resolved if r.span.trace_id in closing or before.get(_key(r)) != r.fields
         ]
         found = ruleset.match_records(fresh, "span")
-        if trace_id is not None:
-            mine = [r for r in resolved if r.span.trace_id == trace_id]
-            found += ruleset.match_records(mine, "trace")
+        if closing:
+            by_trace: dict[str, list[SpanRecord]] = {key: [] for key in closing}
+            for r in resolved:
+                mine = by_trace.get(r.span.trace_id)
+                if mine is not None:
+                    mine.append(r)
+            for mine in by_trace.values():
+                found += ruleset.match_records(mine, "trace")
         found += ruleset.match_records(resolved, "run")
         if run is not None:
             emitted = run.emitted
@@ -265,12 +306,16 @@ class Pipeline:
             emitted.update(keys)
         if not found:
             return []
-        incomplete = _incomplete(trace, run)
+        incomplete: dict[str, str | None] = {}
         spans = tuple(r.span for r in resolved if not r.item)
-        return [
-            Hit(match, r.span, r.fields, _context(spans, r.span), incomplete, r.item)
-            for match, r in found
-        ]
+        hits = []
+        for match, r in found:
+            trace_id = r.span.trace_id
+            if trace_id not in incomplete:
+                incomplete[trace_id] = _incomplete(closing.get(trace_id), run)
+            context = _context(spans, r.span)
+            hits.append(Hit(match, r.span, r.fields, context, incomplete[trace_id], r.item))
+        return hits
 
     def _count(self, spans: int, hits: list[Hit]) -> None:
         counts = self.counts

@@ -87,6 +87,7 @@ class Assembler:
 
     def __init__(self, limits: AssemblyLimits | None = None) -> None:
         self.limits = limits or AssemblyLimits()
+        self._run_room = self.limits.max_spans_per_trace * 4  # spans a run may hold
         self.counters = Counters()
         self._traces: OrderedDict[str, Group] = OrderedDict()  # by first span, oldest first
         self._ended: OrderedDict[str, Group] = OrderedDict()  # root ended; by last span
@@ -228,6 +229,18 @@ class Assembler:
         """The open run of a session, if any."""
         return self._runs.get(run_key)
 
+    def run_full(self, run: Group) -> bool:
+        """Whether a run holds as many spans as a run may (`max_spans_per_trace` x 4)."""
+        return len(run.records) >= self._run_room
+
+    def split_run(self, run_key: str) -> Group:
+        """Close a full run early (its session goes on as a new run); counted as evicted."""
+        run = self._runs.pop(run_key)
+        run.evicted = f"run closed early: its session held over {self._run_room} spans"
+        self.counters.runs_evicted += 1
+        self.counters.runs_closed += 1
+        return run
+
     def join_run(self, trace: Group, run_key: str, now: float) -> None:
         """Add a closed trace's spans to its run (the run is held until its window passes)."""
         run = self._runs.get(run_key)
@@ -236,7 +249,7 @@ class Assembler:
         run.last_seen = now
         self._runs.move_to_end(run_key)
         fresh = [r for r in trace.records if (r.span.trace_id, r.span.span_id) not in run.keys]
-        room = max(0, self.limits.max_spans_per_trace * 4 - len(run.records))
+        room = max(0, self._run_room - len(run.records))
         run.records.extend(fresh[:room])
         run.keys.update((r.span.trace_id, r.span.span_id) for r in fresh[:room])
         run.dropped_spans += trace.dropped_spans + max(0, len(fresh) - room)
@@ -249,7 +262,7 @@ class Assembler:
         if run is None:
             run = self._runs[run_key] = Group(run_key, now, now)
         fresh = [r for r in records if (r.span.trace_id, r.span.span_id) not in run.keys]
-        room = max(0, self.limits.max_spans_per_trace * 4 - len(run.records))
+        room = max(0, self._run_room - len(run.records))
         run.records.extend(fresh[:room])
         run.keys.update((r.span.trace_id, r.span.span_id) for r in fresh[:room])
 
