@@ -170,13 +170,19 @@ class ExceptionLog:
             if hit.match.controls:
                 controls[row[0]] = (row[0], list(hit.match.controls))
         covered = coverage(self.grants, self._grant_uses, list(rows.values()))
+        taken: set[int] = set()  # the Span objects already in `spans` (hits share them)
         for hit in hits:
             row_id = hit_id(hit)
             if row_id in covered:
                 continue
+            traces: dict[str, None] = {}
             for span in (hit.span, *hit.context):
-                spans.setdefault(chain.pair_id(span.trace_id, span.span_id), span_row(span))
-                links.setdefault(chain.pair_id(row_id, span.trace_id), (row_id, span.trace_id))
+                traces[span.trace_id] = None
+                if id(span) not in taken:
+                    taken.add(id(span))
+                    spans.setdefault(chain.pair_id(span.trace_id, span.span_id), span_row(span))
+            for trace_id in traces:
+                links.setdefault(chain.pair_id(row_id, trace_id), (row_id, trace_id))
         uses = [
             grant_use(rows.pop(row_id), grant_id, detected_at)
             for row_id, grant_id in covered.items()
