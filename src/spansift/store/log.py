@@ -9,6 +9,7 @@ processes go through the receiver's query endpoint or a Parquet export.
 from __future__ import annotations
 
 import hashlib
+import operator
 import os
 import threading
 import time
@@ -41,6 +42,7 @@ DEFAULT_DB = "spansift.duckdb"
 _OWNER = COLUMN_NAMES.index("owner")
 BASE_TABLE = "exception_rows"  # what `write` appends to; `exceptions` is a view over it
 _REFRESH_S = 1.0  # how often `write` re-reads grants and suspensions on the writer's thread
+_TRACE_ID = operator.attrgetter("trace_id")
 _NOT_REVOKED = " AND grant_id NOT IN (SELECT grant_id FROM grant_revocations)"
 
 
@@ -170,18 +172,22 @@ class ExceptionLog:
             if hit.match.controls:
                 controls[row[0]] = (row[0], list(hit.match.controls))
         covered = coverage(self.grants, self._grant_uses, list(rows.values()))
-        taken: set[int] = set()  # the Span objects already in `spans` (hits share them)
+        # Hits of one trace share its Span objects: each is taken once, and a hit whose
+        # spans are all taken costs a few set operations, not a loop over its trace.
+        taken: set[int] = set()
         for hit in hits:
             row_id = hit_id(hit)
             if row_id in covered:
                 continue
-            traces: dict[str, None] = {}
-            for span in (hit.span, *hit.context):
-                traces[span.trace_id] = None
-                if id(span) not in taken:
-                    taken.add(id(span))
-                    spans.setdefault(chain.pair_id(span.trace_id, span.span_id), span_row(span))
-            for trace_id in traces:
+            held = (hit.span, *hit.context)
+            by_id = dict(zip(map(id, held), held, strict=True))
+            if not taken.issuperset(by_id):
+                for key, span in by_id.items():
+                    if key not in taken:
+                        taken.add(key)
+                        pair = chain.pair_id(span.trace_id, span.span_id)
+                        spans.setdefault(pair, span_row(span))
+            for trace_id in dict.fromkeys(map(_TRACE_ID, held)):
                 links.setdefault(chain.pair_id(row_id, trace_id), (row_id, trace_id))
         uses = [
             grant_use(rows.pop(row_id), grant_id, detected_at)
@@ -319,15 +325,19 @@ class ExceptionLog:
             )
 
     def _create_staging(self) -> None:
-        columns = ", ".join(f"{name} {kind}" for name, kind in COLUMNS)
+        # JSON columns are staged as text: the insert validates them once, and appending
+        # text costs less than appending JSON.
+        columns = ", ".join(
+            f"{name} {'VARCHAR' if kind == 'JSON' else kind}" for name, kind in COLUMNS
+        )
         self.con.execute(f"CREATE TEMP TABLE IF NOT EXISTS staged_exceptions ({columns})")
-        for staged, table in (
-            ("staged_spans", "trace_spans"),
-            ("staged_links", "exception_traces"),
-            ("staged_controls", "exception_controls"),
+        for staged, table, select in (
+            ("staged_spans", "trace_spans", "* REPLACE (span::VARCHAR AS span)"),
+            ("staged_links", "exception_traces", "*"),
+            ("staged_controls", "exception_controls", "*"),
         ):
             self.con.execute(
-                f"CREATE TEMP TABLE IF NOT EXISTS {staged} AS SELECT * FROM {table} LIMIT 0"
+                f"CREATE TEMP TABLE IF NOT EXISTS {staged} AS SELECT {select} FROM {table} LIMIT 0"
             )
         self._staged = True
 
