@@ -22,14 +22,13 @@ import duckdb
 
 from spansift.errors import SpansiftError
 from spansift.model import Hit, Span
-from spansift.store import batch, chain, run_states
+from spansift.store import batch, chain, run_states, staging
 from spansift.store.coverage import covered as coverage
 from spansift.store.coverage import grant_use
 from spansift.store.events import EXCEPTIONS, Listener, tell
 from spansift.store.migrations import migrate
 from spansift.store.rows import (
     COLUMN_NAMES,
-    COLUMNS,
     hit_id,
     hit_row,
     trace_span_row,
@@ -150,7 +149,8 @@ class ExceptionLog:
         self, hits: Sequence[Hit], run_state: RunState | None = None
     ) -> set[tuple[Any, ...]]:
         if not self._staged:
-            self._create_staging()
+            staging.create(self.con)
+            self._staged = True
         detected_at = utc_now()
         rows: dict[str, tuple[Any, ...]] = {}
         span_rows: dict[str, tuple[Any, ...]] = {}  # each span's row (and JSON) built once
@@ -196,17 +196,19 @@ class ExceptionLog:
         con = self.con
         con.begin()
         try:
-            new_rows = self._insert(BASE_TABLE, "staged_exceptions", rows.values(), "exception_id")
-            new_spans = self._insert(
-                "trace_spans", "staged_spans", spans.values(), "trace_id, span_id"
+            new_rows = staging.insert(
+                con, BASE_TABLE, "staged_exceptions", rows.values(), "exception_id"
             )
-            new_links = self._insert(
-                "exception_traces", "staged_links", links.values(), "exception_id, trace_id"
+            new_spans = staging.insert(
+                con, "trace_spans", "staged_spans", spans.values(), "trace_id, span_id"
+            )
+            new_links = staging.insert(
+                con, "exception_traces", "staged_links", links.values(), "exception_id, trace_id"
             )
             new_uses = [u for u in uses if self._insert_one("grant_uses", u)]
             fresh_controls = [c for k, c in controls.items() if (k,) in new_rows]
-            added = self._insert(
-                "exception_controls", "staged_controls", fresh_controls, "exception_id"
+            added = staging.insert(
+                con, "exception_controls", "staged_controls", fresh_controls, "exception_id"
             )
             new_controls = [c for c in fresh_controls if (c[0],) in added]
             entry = batch.extend(
@@ -323,36 +325,6 @@ class ExceptionLog:
                     "suspension_id DESC) = 1 AND action = 'suspend'"
                 ).fetchall()
             )
-
-    def _create_staging(self) -> None:
-        # JSON columns are staged as text: the insert validates them once, and appending
-        # text costs less than appending JSON.
-        columns = ", ".join(
-            f"{name} {'VARCHAR' if kind == 'JSON' else kind}" for name, kind in COLUMNS
-        )
-        self.con.execute(f"CREATE TEMP TABLE IF NOT EXISTS staged_exceptions ({columns})")
-        for staged, table, select in (
-            ("staged_spans", "trace_spans", "* REPLACE (span::VARCHAR AS span)"),
-            ("staged_links", "exception_traces", "*"),
-            ("staged_controls", "exception_controls", "*"),
-        ):
-            self.con.execute(
-                f"CREATE TEMP TABLE IF NOT EXISTS {staged} AS SELECT {select} FROM {table} LIMIT 0"
-            )
-        self._staged = True
-
-    def _insert(
-        self, table: str, staging: str, rows: Iterable[tuple[Any, ...]], key: str
-    ) -> set[tuple[Any, ...]]:
-        """Append rows through a staging table; returns the keys that were new."""
-        appender = self.con.appender(staging)
-        appender.append_rows(list(rows))
-        appender.flush()
-        inserted = self.con.execute(
-            f"INSERT INTO {table} SELECT * FROM {staging} ON CONFLICT DO NOTHING RETURNING {key}"
-        ).fetchall()
-        self.con.execute(f"DELETE FROM {staging}")
-        return {tuple(r) for r in inserted}
 
     def verify(self) -> chain.Verification:
         """Recompute the hash chain against the rows as stored now."""
