@@ -159,6 +159,16 @@ def test_edited_batch_listing_is_caught(full: Path) -> None:
     assert any(f.startswith("deleted: batch 1 rows (chain entry 2)") for f in _findings(full))
 
 
+def test_malformed_batch_listing_is_a_finding(full: Path) -> None:
+    """A listing edited into something else is reported, not a crash."""
+    _sql(full, "UPDATE log_batches SET groups = '[1, 2]' WHERE seq = 2")
+    findings = _findings(full)
+    assert (
+        findings[0] == "deleted: batch 1 rows (chain entry 2): log_batches does not list its rows"
+    )
+    assert "inserted: decision d1 (no chain entry): row was never chained" in findings
+
+
 def test_edited_digest_is_caught(full: Path) -> None:
     with duckdb.connect(str(full)) as con:
         groups = json.loads(

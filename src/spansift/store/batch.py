@@ -101,12 +101,16 @@ class Check:
     hash_ok: bool  # the entry's hash matches the rows as stored now
 
 
-def parse_groups(text: object) -> list[tuple[str, str, list[str]]]:
-    """The stored groups of a `log_batches` row (JSON text, or already decoded)."""
-    doc = json.loads(text) if isinstance(text, str | bytes) else text
-    if not isinstance(doc, list):
-        return []
-    return [(str(g[0]), str(g[1]), [str(r) for r in g[2]]) for g in doc]
+def parse_groups(text: object) -> list[tuple[str, str, list[str]]] | None:
+    """The stored groups of a `log_batches` row (JSON text, or already decoded); None when
+    they are not groups (an edited listing)."""
+    try:
+        doc = json.loads(text) if isinstance(text, str | bytes) else text
+        if not isinstance(doc, list):
+            return None
+        return [(str(g[0]), str(g[1]), [str(r) for r in g[2]]) for g in doc]
+    except (ValueError, TypeError, IndexError, KeyError):
+        return None
 
 
 def check(

@@ -218,7 +218,7 @@ def _batch_findings(
 ) -> tuple[list[Finding], int]:
     """What differs in one batch entry, and how many rows it covers."""
     if groups is None:
-        return [Finding("deleted", BATCH, row_id, seq, "its rows are not listed in log_batches")], 0
+        return [Finding("deleted", BATCH, row_id, seq, "log_batches does not list its rows")], 0
     found = batch.check(prev_hash, row_hash, groups, rows)
     seen.update(found.seen)
     out = [Finding("deleted", k, r, seq, "row is missing from the log") for k, r in found.deleted]
@@ -244,7 +244,7 @@ def verify(fetch: Fetch, exception_columns: Sequence[str]) -> Verification:
     }
     rows = _stored_rows(fetch, tables, exception_columns)
     legacy = _legacy_evidence(fetch)
-    batches: dict[int, list[tuple[str, str, list[str]]]] = {}
+    batches: dict[int, list[tuple[str, str, list[str]]] | None] = {}
     if "log_batches" in tables:
         for seq, groups in fetch("SELECT seq, groups FROM log_batches", []):
             batches[int(seq)] = batch.parse_groups(groups)
