@@ -81,8 +81,11 @@ def test_inserted_row_is_reported(runner: CliRunner, logged: Path) -> None:
 
 
 def test_deleted_chain_entry_is_reported(runner: CliRunner, logged: Path) -> None:
-    """Removing a chain entry with its row breaks the links after it."""
-    _sql(logged, "DELETE FROM log_chain WHERE seq = 2")
+    """Removing a chain entry (one per write batch) breaks the links after it."""
+    runner.invoke(
+        main, ["ingest", str(ROOT / "tests/fixtures/otlp/agent_trace.pb"), "--db", str(logged)]
+    )
+    _sql(logged, "DELETE FROM log_chain WHERE seq = 1")
     code, out = _verify(runner, logged)
     assert code == 1
     assert "broken: " in out
@@ -98,7 +101,8 @@ def test_signed_checkpoint_detects_a_rewritten_log(
     signed = runner.invoke(main, ["checkpoint", "--db", str(logged), "--key", str(key)])
     assert signed.exit_code == 0
     note.write_text(signed.stdout)
-    assert signed.stdout.splitlines()[:2] == [f"spansift/{logged.name}", "16"]
+    # One chain entry: the ingest wrote its 16 rows in one batch.
+    assert signed.stdout.splitlines()[:2] == [f"spansift/{logged.name}", "1"]
     public = f"{key}.pub"
     code, out = _verify(runner, logged, "--checkpoint", str(note), "--public-key", public)
     assert (code, out.endswith(f"extends {note}\n")) == (0, True)

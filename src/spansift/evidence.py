@@ -118,6 +118,15 @@ class RedactionPolicy:
 
 _active = [RedactionPolicy()]  # the process-wide policy, replaced by `configure_redaction`
 _redacted_cache: dict[str, bool] = {}
+# What evidence does with a value under each key: drop it, keep it as sent (spansift's own
+# keys), or scrub it. Cached per key like `_redacted_cache`.
+_DROP, _KEEP, _SCRUB = 0, 1, 2
+_key_modes: dict[str, int] = {}
+# Scrubbed values by value: agents repeat most values (models, agents, tools, descriptions)
+# span after span. Emptied when full, so a stream of distinct values costs one insert each.
+_scrubbed: dict[str, str] = {}
+_SCRUBBED_MAX = 4096
+_CACHED_CHARS = MAX_VALUE_CHARS + 32  # a bounded value (longer text is scrubbed uncached)
 
 
 def configure_redaction(
@@ -129,6 +138,8 @@ def configure_redaction(
     )
     _active[0] = policy
     _redacted_cache.clear()
+    _key_modes.clear()
+    _scrubbed.clear()
     return policy
 
 
@@ -167,6 +178,19 @@ def scrub(text: str) -> str:
     """`text` with credentials, secrets, e-mail addresses and card numbers replaced."""
     if not _active[0].patterns or len(text) < 6:
         return text
+    if len(text) > _CACHED_CHARS:
+        return _scrub(text)
+    found = _scrubbed.get(text)
+    if found is None:
+        found = _scrub(text)
+        if len(_scrubbed) >= _SCRUBBED_MAX:
+            _scrubbed.clear()
+        _scrubbed[text] = found
+    return found
+
+
+def _scrub(text: str) -> str:
+    """`scrub` without the cache: each pattern runs only on text holding its cue."""
     if "@" in text:
         text = _URL_CREDENTIALS.sub(r"\1[REDACTED:credentials]@", text)
     lower = text.lower()
@@ -205,6 +229,8 @@ def bounded(value: AttrValue, *, scrubbed: bool = True) -> Any:
         if len(value) > MAX_VALUE_CHARS:
             value = value[:MAX_VALUE_CHARS] + f"...[{len(value) - MAX_VALUE_CHARS} more]"
         return scrub(value) if scrubbed else value
+    if type(value) in _NUMBERS:
+        return value
     if isinstance(value, bytes):
         return f"<{len(value)} bytes>"
     if isinstance(value, tuple):
@@ -214,20 +240,40 @@ def bounded(value: AttrValue, *, scrubbed: bool = True) -> Any:
     return value
 
 
+_NUMBERS = frozenset({int, float, bool})  # kept as they are, without the isinstance tests
+
+
+def _key_mode(key: str) -> int:
+    """`_DROP`, `_KEEP` or `_SCRUB` for a key under the active policy (cached)."""
+    mode = _DROP if is_redacted(key) else _KEEP if key.startswith(_OWN_PREFIX) else _SCRUB
+    if len(_key_modes) < 65536:
+        _key_modes[key] = mode
+    return mode
+
+
 def safe_attributes(
     attributes: Mapping[str, AttrValue], allow: Iterable[str] = (), *, scrubbed: bool = True
 ) -> dict[str, Any]:
     """Attributes minus redacted keys (unless allowed), values bounded and (unless not
     `scrubbed`: spans held in memory are scrubbed when written) scrubbed by pattern."""
-    allowed = frozenset(allow)
+    allowed = frozenset(allow) if allow else frozenset()
     out: dict[str, Any] = {}
+    modes = _key_modes
     for key, value in attributes.items():
         if len(out) >= MAX_ATTRIBUTES:
             break
-        if key in allowed:
+        if allowed and key in allowed:
             out[key] = bounded(value, scrubbed=False)
-        elif not is_redacted(key):
-            out[key] = bounded(value, scrubbed=scrubbed and not key.startswith(_OWN_PREFIX))
+            continue
+        mode = modes.get(key)
+        if mode is None:
+            mode = _key_mode(key)
+        if mode == _DROP:
+            continue
+        if type(value) is str and len(value) <= MAX_VALUE_CHARS:  # the common case, inline
+            out[key] = scrub(value) if scrubbed and mode == _SCRUB else value
+        else:
+            out[key] = bounded(value, scrubbed=scrubbed and mode == _SCRUB)
     return out
 
 

@@ -90,3 +90,20 @@ def test_slow_reader_gets_the_whole_export(
     assert length > 8 << 20, "the answer must be larger than the socket buffers"
     assert len(body) == length
     assert body[:4] == b"PAR1"
+
+
+def test_verify_through_a_receiver_reads_batch_entries(
+    make_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    """Batch entries (one per write) verify through the receiver, and a changed row fails."""
+    db = tmp_path / "batches.duckdb"
+    now = utc_now()
+    rows = [(f"s{i:05d}", "agent", f"a{i}", "suspend", "tester", "load", now) for i in range(3000)]
+    with ExceptionLog(db) as log:
+        assert log.append(chain.SUSPENSION, "suspensions", rows[:2000]) == 2000
+        assert log.append(chain.SUSPENSION, "suspensions", rows[2000:]) == 1000
+        log.con.execute("UPDATE suspensions SET reason = 'edited' WHERE suspension_id = 's02500'")
+    server = make_server(db=db)
+    out = spansift("verify", "--db", str(server.db), cwd=tmp_path, check=False)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "changed: suspension s02000 or another of its 1000 rows (chain entry 2)" in out.stdout

@@ -75,6 +75,7 @@ def verify(db: str, note: Path | None, public_key: Path | None, fmt: str, out: s
         doc = {
             "ok": not problems,
             "entries": result.entries,
+            "rows": result.rows,
             "head": result.head_hash,
             "checkpoint": str(note) if note else None,
             "problems": problems,
@@ -85,7 +86,7 @@ def verify(db: str, note: Path | None, public_key: Path | None, fmt: str, out: s
         emit("\n".join(lines + [f"  {line}" for line in problems[1:20]]), out)
     else:
         extra = f", extends {note}" if note is not None else ""
-        emit(f"ok: {result.entries:,} chained rows, head {result.head_hash[:16]}{extra}", out)
+        emit(f"ok: {result.rows:,} chained rows, head {result.head_hash[:16]}{extra}", out)
     if problems:
         sys.exit(1)
 

@@ -1,9 +1,11 @@
 """Tamper evidence: every row written to the log is chained by hash, in write order.
 
-Entry `seq` (1, 2, 3, ... with no gaps) stores `row_hash = sha256(prev_hash "\\n"
-canonical JSON of the row)`, where `prev_hash` is the previous entry's hash (64
-zeros for the first). `verify` recomputes the chain from the rows as they are now
-and reports the first row that was changed, deleted or inserted.
+Entries `seq` (1, 2, 3, ... with no gaps) each store a hash over the previous entry's
+hash (64 zeros for the first) and the rows they cover. Since schema 7 an entry covers a
+whole write batch (kind `batch`, see `batch.py`); logs written before keep their
+per-row entries, whose `row_hash = sha256(prev_hash "\\n" canonical JSON of the row)`.
+`verify` recomputes the chain from the rows as they are now and reports every row
+that was changed, deleted or inserted, and any removed or reordered entry.
 
 What this promises: any edit, deletion or insertion of a logged row, or of a
 chain entry, is detected unless the editor also rewrites every later chain
@@ -20,6 +22,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
+
+from spansift.store import batch
+from spansift.store.batch import BATCH
 
 if TYPE_CHECKING:
     import duckdb
@@ -126,7 +131,8 @@ class Entry:
 
 
 def extend(head: tuple[int, str], rows: Iterable[tuple[str, str, Sequence[Any]]]) -> list[Entry]:
-    """Chain entries for `(kind, row_id, row)` written after `head` = (seq, hash)."""
+    """Per-row chain entries for `(kind, row_id, row)` after `head` = (seq, hash), as logs
+    were chained before schema 7 (`verify` still checks them; new writes chain batches)."""
     seq, prev = head
     out: list[Entry] = []
     for kind, row_id, row in rows:
@@ -160,12 +166,13 @@ class Finding:
 
 @dataclass(frozen=True, slots=True)
 class Verification:
-    """The result of `verify`: entries checked, the head, and what differs (first first)."""
+    """The result of `verify`: entries and rows checked, the head, and what differs."""
 
     entries: int
     head_seq: int
     head_hash: str
     findings: tuple[Finding, ...]
+    rows: int = 0  # rows the entries cover (a batch entry covers many)
 
     @property
     def ok(self) -> bool:
@@ -177,15 +184,10 @@ def _select(columns: Sequence[str], table: str) -> str:
     return f"SELECT {', '.join(parts)} FROM {table}"
 
 
-def verify(fetch: Fetch, exception_columns: Sequence[str]) -> Verification:
-    """Recompute the chain against the rows as stored now."""
-    tables = {
-        str(r[0])
-        for r in fetch(
-            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND NOT temporary",
-            [],
-        )
-    }
+def _stored_rows(
+    fetch: Fetch, tables: set[str], exception_columns: Sequence[str]
+) -> dict[tuple[str, str], tuple[Any, ...]]:
+    """Every chained row as stored now, keyed by (kind, chain row id)."""
     # Chained exception rows are the immutable base rows (`exceptions` is a view since v3).
     base = "exception_rows" if "exception_rows" in tables else "exceptions"
     rows: dict[tuple[str, str], tuple[Any, ...]] = {}
@@ -198,19 +200,60 @@ def verify(fetch: Fetch, exception_columns: Sequence[str]) -> Verification:
         if table in tables:
             for row in fetch(_select(columns, table), []):
                 rows[(kind, pair_id(str(row[0]), str(row[1])))] = tuple(row)
-    legacy = _legacy_evidence(fetch)
     for kind, (table, columns) in SINGLE_KEY_KINDS.items():
         if table in tables:
             for row in fetch(_select(columns, table), []):
                 rows[(kind, str(row[0]))] = tuple(row)
+    return rows
+
+
+def _batch_findings(
+    seq: int,
+    row_id: str,
+    prev_hash: str,
+    row_hash: str,
+    groups: list[tuple[str, str, list[str]]] | None,
+    rows: dict[tuple[str, str], tuple[Any, ...]],
+    seen: set[tuple[str, str]],
+) -> tuple[list[Finding], int]:
+    """What differs in one batch entry, and how many rows it covers."""
+    if groups is None:
+        return [Finding("deleted", BATCH, row_id, seq, "log_batches does not list its rows")], 0
+    found = batch.check(prev_hash, row_hash, groups, rows)
+    seen.update(found.seen)
+    out = [Finding("deleted", k, r, seq, "row is missing from the log") for k, r in found.deleted]
+    for kind, ids in found.changed:
+        where = ids[0] if len(ids) == 1 else f"{ids[0]} or another of its {len(ids)} rows"
+        if found.hash_ok:
+            out.append(Finding("broken", kind, where, seq, "log_batches digest was edited"))
+        else:
+            out.append(Finding("changed", kind, where, seq, "row differs from what was written"))
+    if not found.hash_ok and not out:
+        out.append(Finding("broken", BATCH, row_id, seq, "hash does not match the entry's rows"))
+    return out, len(found.seen)
+
+
+def verify(fetch: Fetch, exception_columns: Sequence[str]) -> Verification:
+    """Recompute the chain against the rows as stored now."""
+    tables = {
+        str(r[0])
+        for r in fetch(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND NOT temporary",
+            [],
+        )
+    }
+    rows = _stored_rows(fetch, tables, exception_columns)
+    legacy = _legacy_evidence(fetch)
+    batches: dict[int, list[tuple[str, str, list[str]]] | None] = {}
+    if "log_batches" in tables:
+        for seq, groups in fetch("SELECT seq, groups FROM log_batches", []):
+            batches[int(seq)] = batch.parse_groups(groups)
 
     findings: list[Finding] = []
-    expected_seq, prev = 1, GENESIS
+    expected_seq, prev, covered_rows = 1, GENESIS, 0
     seen: set[tuple[str, str]] = set()
     entries = fetch("SELECT seq, kind, row_id, prev_hash, row_hash FROM log_chain ORDER BY seq", [])
     for seq, kind, row_id, prev_hash, row_hash in entries:
-        key = (str(kind), str(row_id))
-        seen.add(key)
         if seq != expected_seq:
             findings.append(
                 Finding(
@@ -223,6 +266,17 @@ def verify(fetch: Fetch, exception_columns: Sequence[str]) -> Verification:
                     "broken", kind, row_id, seq, "previous hash does not match the entry before"
                 )
             )
+        expected_seq, prev = seq + 1, row_hash
+        if kind == BATCH:
+            found, count = _batch_findings(
+                seq, row_id, prev_hash, row_hash, batches.get(int(seq)), rows, seen
+            )
+            findings.extend(found)
+            covered_rows += count
+            continue
+        key = (str(kind), str(row_id))
+        seen.add(key)
+        covered_rows += 1
         stored = legacy.get(key) if kind == EVIDENCE else rows.get(key)
         if stored is None:
             findings.append(Finding("deleted", kind, row_id, seq, "row is missing from the log"))
@@ -230,12 +284,11 @@ def verify(fetch: Fetch, exception_columns: Sequence[str]) -> Verification:
             findings.append(
                 Finding("changed", kind, row_id, seq, "row differs from what was written")
             )
-        expected_seq, prev = seq + 1, row_hash
     covered = {k for key, row in legacy.items() if key in seen for k in _legacy_keys(row)}
     for key in sorted(rows.keys() - seen - covered):
         findings.append(Finding("inserted", key[0], key[1], None, "row was never chained"))
     last_seq, last_hash = (entries[-1][0], entries[-1][4]) if entries else (0, GENESIS)
-    return Verification(len(entries), int(last_seq), str(last_hash), tuple(findings))
+    return Verification(len(entries), int(last_seq), str(last_hash), tuple(findings), covered_rows)
 
 
 def pair_id(first: str, second: str) -> str:

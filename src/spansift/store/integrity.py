@@ -33,6 +33,7 @@ KEYS = {
     "evidence_gaps": "gap_id",
     "rule_fingerprints": "rule_id",
     "log_chain": "seq",
+    "log_batches": "seq",
     "schema_version": "version",
 }
 _OBJECTS = (

@@ -8,8 +8,8 @@ processes go through the receiver's query endpoint or a Parquet export.
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
+import operator
 import os
 import threading
 import time
@@ -22,12 +22,13 @@ import duckdb
 
 from spansift.errors import SpansiftError
 from spansift.model import Hit, Span
-from spansift.store import chain, run_states
+from spansift.store import batch, chain, run_states, staging
+from spansift.store.coverage import covered as coverage
+from spansift.store.coverage import grant_use
 from spansift.store.events import EXCEPTIONS, Listener, tell
 from spansift.store.migrations import migrate
 from spansift.store.rows import (
     COLUMN_NAMES,
-    COLUMNS,
     hit_id,
     hit_row,
     trace_span_row,
@@ -39,38 +40,15 @@ from spansift.store.run_states import RunState
 DEFAULT_DB = "spansift.duckdb"
 _OWNER = COLUMN_NAMES.index("owner")
 BASE_TABLE = "exception_rows"  # what `write` appends to; `exceptions` is a view over it
-# Exception types an approval grant can cover: the use was approved ahead of time.
-GRANTABLE = frozenset({"wrong_tool", "approval_bypassed", "approval_denied"})
 _REFRESH_S = 1.0  # how often `write` re-reads grants and suspensions on the writer's thread
+_TRACE_ID = operator.attrgetter("trace_id")
 _NOT_REVOKED = " AND grant_id NOT IN (SELECT grant_id FROM grant_revocations)"
 
 
-def parse_scope(scope: str) -> dict[str, str]:
-    """`workflow=refunds,uses=20` as a mapping; `*` or empty means no limit."""
-    out: dict[str, str] = {}
-    for part in scope.split(","):
-        key, sep, value = part.strip().partition("=")
-        if sep:
-            out[key.strip()] = value.strip()
-    return out
-
-
-def _in_scope(scope: Mapping[str, str], row: Mapping[str, Any], used: int) -> bool:
-    workflow = scope.get("workflow")
-    if workflow is not None and not fnmatch.fnmatchcase(row["workflow"] or "", workflow):
-        return False
-    uses = scope.get("uses")
-    return not (uses is not None and uses.isdigit() and used >= int(uses))
-
-
-def _grant_use(row: tuple[Any, ...], grant_id: str, recorded_at: datetime) -> tuple[Any, ...]:
-    """The `grant_uses` row for an exception row a live grant covers."""
-    get = dict(zip(COLUMN_NAMES, row, strict=True))
-    return (
-        get["exception_id"], grant_id, get["occurred_at"], recorded_at, get["workflow"],
-        get["agent"], get["tool"], get["exception_type"], get["rule_id"], get["trace_id"],
-        get["span_id"],
-    )  # fmt: skip
+def _group(kind: str, rows: Iterable[tuple[str, Sequence[Any]]]) -> batch.Group:
+    """The rows of one kind a batch chains, from (chain row id, row) pairs."""
+    pairs = list(rows)
+    return batch.Group(kind, tuple(k for k, _ in pairs), tuple(v for _, v in pairs))
 
 
 class ExceptionLog:
@@ -171,7 +149,8 @@ class ExceptionLog:
         self, hits: Sequence[Hit], run_state: RunState | None = None
     ) -> set[tuple[Any, ...]]:
         if not self._staged:
-            self._create_staging()
+            staging.create(self.con)
+            self._staged = True
         detected_at = utc_now()
         rows: dict[str, tuple[Any, ...]] = {}
         span_rows: dict[str, tuple[Any, ...]] = {}  # each span's row (and JSON) built once
@@ -192,60 +171,66 @@ class ExceptionLog:
             rows.setdefault(row[0], row)
             if hit.match.controls:
                 controls[row[0]] = (row[0], list(hit.match.controls))
-        covered = self._covered(list(rows.values()))
+        covered = coverage(self.grants, self._grant_uses, list(rows.values()))
+        # Hits of one trace share its Span objects: each is taken once, and a hit whose
+        # spans are all taken costs a few set operations, not a loop over its trace.
+        taken: set[int] = set()
         for hit in hits:
             row_id = hit_id(hit)
             if row_id in covered:
                 continue
-            for span in (hit.span, *hit.context):
-                spans.setdefault(chain.pair_id(span.trace_id, span.span_id), span_row(span))
-                links.setdefault(chain.pair_id(row_id, span.trace_id), (row_id, span.trace_id))
+            held = (hit.span, *hit.context)
+            by_id = dict(zip(map(id, held), held, strict=True))
+            if not taken.issuperset(by_id):
+                for key, span in by_id.items():
+                    if key not in taken:
+                        taken.add(key)
+                        pair = chain.pair_id(span.trace_id, span.span_id)
+                        spans.setdefault(pair, span_row(span))
+            for trace_id in dict.fromkeys(map(_TRACE_ID, held)):
+                links.setdefault(chain.pair_id(row_id, trace_id), (row_id, trace_id))
         uses = [
-            _grant_use(rows.pop(row_id), grant_id, detected_at)
+            grant_use(rows.pop(row_id), grant_id, detected_at)
             for row_id, grant_id in covered.items()
         ]
         con = self.con
         con.begin()
         try:
-            new_rows = self._insert(BASE_TABLE, "staged_exceptions", rows.values(), "exception_id")
-            new_spans = self._insert(
-                "trace_spans", "staged_spans", spans.values(), "trace_id, span_id"
+            new_rows = staging.insert(
+                con, BASE_TABLE, "staged_exceptions", rows.values(), "exception_id"
             )
-            new_links = self._insert(
-                "exception_traces", "staged_links", links.values(), "exception_id, trace_id"
+            new_spans = staging.insert(
+                con, "trace_spans", "staged_spans", spans.values(), "trace_id, span_id"
+            )
+            new_links = staging.insert(
+                con, "exception_traces", "staged_links", links.values(), "exception_id, trace_id"
             )
             new_uses = [u for u in uses if self._insert_one("grant_uses", u)]
             fresh_controls = [c for k, c in controls.items() if (k,) in new_rows]
-            added = self._insert(
-                "exception_controls", "staged_controls", fresh_controls, "exception_id"
+            added = staging.insert(
+                con, "exception_controls", "staged_controls", fresh_controls, "exception_id"
             )
             new_controls = [c for c in fresh_controls if (c[0],) in added]
-            entries = chain.extend(
+            entry = batch.extend(
                 self._head,
                 [
-                    *((chain.EXCEPTION, k, v) for k, v in rows.items() if (k,) in new_rows),
-                    *((chain.CONTROLS, c[0], c) for c in new_controls),
-                    *((chain.SPAN, k, v) for k, v in spans.items() if (v[0], v[1]) in new_spans),
-                    *((chain.LINK, k, v) for k, v in links.items() if v in new_links),
-                    *((chain.GRANT_USE, u[0], u) for u in new_uses),
+                    _group(chain.EXCEPTION, ((k, v) for k, v in rows.items() if (k,) in new_rows)),
+                    _group(chain.CONTROLS, ((c[0], c) for c in new_controls)),
+                    _group(
+                        chain.SPAN, ((k, v) for k, v in spans.items() if (v[0], v[1]) in new_spans)
+                    ),
+                    _group(chain.LINK, ((k, v) for k, v in links.items() if v in new_links)),
+                    _group(chain.GRANT_USE, ((u[0], u) for u in new_uses)),
                 ],
             )
-            if entries:
-                appender = con.appender("log_chain")
-                appender.append_rows(
-                    [
-                        (e.seq, e.kind, e.row_id, e.prev_hash, e.row_hash, detected_at)
-                        for e in entries
-                    ]
-                )
-                appender.flush()
+            self._chain(entry, detected_at)
             self._save_run_state(run_state)
             con.commit()
         except Exception:
             con.rollback()
             raise
-        if entries:
-            self._head = (entries[-1].seq, entries[-1].row_hash)
+        if entry is not None:
+            self._head = (entry.seq, entry.row_hash)
         if self.listeners:
             written = [
                 {
@@ -265,28 +250,6 @@ class ExceptionLog:
         owner = self.route_owner(dict(zip(COLUMN_NAMES, row, strict=True)))
         return row if owner is None else (*row[:_OWNER], owner, *row[_OWNER + 1 :])
 
-    def _covered(self, rows: Sequence[tuple[Any, ...]]) -> dict[str, str]:
-        """{exception_id: grant_id} for rows a grant covers; counts the uses in memory."""
-        out: dict[str, str] = {}
-        if not self.grants:
-            return out
-        for row in rows:
-            get = dict(zip(COLUMN_NAMES, row, strict=True))
-            if get["exception_type"] not in GRANTABLE:
-                continue
-            for grant in self.grants:
-                grant_id, agent, tool, scope, granted_at, expires_at = grant[:6]
-                if (get["agent"], get["tool"]) != (agent, tool):
-                    continue
-                if not granted_at <= get["occurred_at"] < expires_at:
-                    continue  # a use after expiry stays an exception
-                if not _in_scope(parse_scope(scope), get, self._grant_uses.get(grant_id, 0)):
-                    continue
-                self._grant_uses[grant_id] = self._grant_uses.get(grant_id, 0) + 1
-                out[get["exception_id"]] = grant_id
-                break
-        return out
-
     def _insert_one(self, table: str, row: Sequence[Any]) -> bool:
         marks = ", ".join("?" * len(row))
         found = self.con.execute(
@@ -305,24 +268,29 @@ class ExceptionLog:
             con.begin()
             try:
                 new = [row for row in rows if self._insert_one(table, row)]
-                entries = chain.extend(self._head, [(kind, str(r[0]), r) for r in new])
-                if entries:
-                    now = utc_now()
-                    con.executemany(
-                        "INSERT INTO log_chain VALUES (?, ?, ?, ?, ?, ?)",
-                        [(e.seq, e.kind, e.row_id, e.prev_hash, e.row_hash, now) for e in entries],
-                    )
+                entry = batch.extend(self._head, [_group(kind, ((str(r[0]), r) for r in new))])
+                self._chain(entry, utc_now())
                 con.commit()
             except Exception:
                 con.rollback()
                 raise
-            if entries:
-                self._head = (entries[-1].seq, entries[-1].row_hash)
+            if entry is not None:
+                self._head = (entry.seq, entry.row_hash)
             self.refresh()
             columns = chain.SINGLE_KEY_KINDS.get(kind, ("", ()))[1]
             if columns:
                 tell(self.listeners, kind, [dict(zip(columns, r, strict=True)) for r in new])
             return len(new)
+
+    def _chain(self, entry: batch.BatchEntry | None, at: datetime) -> None:
+        """Write a batch's chain entry and the list of its rows (in the open transaction)."""
+        if entry is None:
+            return
+        self.con.execute(
+            "INSERT INTO log_chain VALUES (?, ?, ?, ?, ?, ?)",
+            [entry.seq, batch.BATCH, entry.row_id, entry.prev_hash, entry.row_hash, at],
+        )
+        self.con.execute("INSERT INTO log_batches VALUES (?, ?)", [entry.seq, entry.groups])
 
     def is_suspended(self, agent: str | None, workflow: str | None = None) -> bool:
         """Whether the agent or workflow is suspended, from the cached set (no I/O)."""
@@ -357,32 +325,6 @@ class ExceptionLog:
                     "suspension_id DESC) = 1 AND action = 'suspend'"
                 ).fetchall()
             )
-
-    def _create_staging(self) -> None:
-        columns = ", ".join(f"{name} {kind}" for name, kind in COLUMNS)
-        self.con.execute(f"CREATE TEMP TABLE IF NOT EXISTS staged_exceptions ({columns})")
-        for staged, table in (
-            ("staged_spans", "trace_spans"),
-            ("staged_links", "exception_traces"),
-            ("staged_controls", "exception_controls"),
-        ):
-            self.con.execute(
-                f"CREATE TEMP TABLE IF NOT EXISTS {staged} AS SELECT * FROM {table} LIMIT 0"
-            )
-        self._staged = True
-
-    def _insert(
-        self, table: str, staging: str, rows: Iterable[tuple[Any, ...]], key: str
-    ) -> set[tuple[Any, ...]]:
-        """Append rows through a staging table; returns the keys that were new."""
-        appender = self.con.appender(staging)
-        appender.append_rows(list(rows))
-        appender.flush()
-        inserted = self.con.execute(
-            f"INSERT INTO {table} SELECT * FROM {staging} ON CONFLICT DO NOTHING RETURNING {key}"
-        ).fetchall()
-        self.con.execute(f"DELETE FROM {staging}")
-        return {tuple(r) for r in inserted}
 
     def verify(self) -> chain.Verification:
         """Recompute the hash chain against the rows as stored now."""
