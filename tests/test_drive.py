@@ -151,3 +151,16 @@ def test_backfill_joins_a_resume_that_came_long_after_its_approval(
         driver.finish()
         driver.commit()
     assert _rule_ids(db) == rows
+
+
+def test_run_state_of_many_sessions_is_saved_replaced_and_deleted_in_one_go(db: Path) -> None:
+    """A commit saves every changed trace of every open run; a closed run's rows go."""
+    saves = [(f"session-{n}", f"trace-{n}", f'[{{"n": {n}}}]') for n in range(500)]
+    with ExceptionLog(db) as log:
+        log.write([], (saves, []))
+        assert len(log.load_run_state()) == 500
+        log.write([], ([("session-1", "trace-1", '[{"n": "again"}]')], ["session-0"]))
+        state = {(run, trace): text for run, trace, text in log.load_run_state()}
+    assert len(state) == 499
+    assert ("session-0", "trace-0") not in state
+    assert state[("session-1", "trace-1")] == '[{"n": "again"}]'

@@ -21,11 +21,17 @@ def save(con: duckdb.DuckDBPyConnection, run_state: RunState) -> None:
         marks = ", ".join("?" * len(closed))
         con.execute(f"DELETE FROM run_state WHERE run_key IN ({marks})", list(closed))
     if saves:
+        # Through a staging table and the appender: `executemany` runs one statement per
+        # row, which a busy receiver with many open sessions feels.
         now = utc_now()
-        con.executemany(
-            "INSERT OR REPLACE INTO run_state VALUES (?, ?, ?, ?)",
-            [(run, trace, now, text) for run, trace, text in saves],
+        con.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS staged_run_state AS SELECT * FROM run_state LIMIT 0"
         )
+        appender = con.appender("staged_run_state")
+        appender.append_rows([(run, trace, now, text) for run, trace, text in saves])
+        appender.flush()
+        con.execute("INSERT OR REPLACE INTO run_state SELECT * FROM staged_run_state")
+        con.execute("DELETE FROM staged_run_state")
 
 
 def load(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
