@@ -117,10 +117,12 @@ def ordinary_requests(total_spans: int, per_request: int = 512) -> list[ExportTr
     return _pack(spans[:total_spans], per_request, "shop")
 
 
-def mixed_requests(total_spans: int, per_request: int = 512) -> list[ExportTraceServiceRequest]:
-    """About 7% GenAI spans: one agent trace per ~70 ordinary traces, in shared requests."""
-    agent_share = 0.07
-    agent_spans = int(total_spans * agent_share) // SPANS_PER_TRACE * SPANS_PER_TRACE
+AGENT_SHARE = 0.07
+
+
+def _both(total_spans: int, per_request: int) -> tuple[list[Span], list[Span]]:
+    """Agent spans (whole traces, ~7% of the total) and ordinary spans, each in end order."""
+    agent_spans = int(total_spans * AGENT_SHARE) // SPANS_PER_TRACE * SPANS_PER_TRACE
     agents = [
         span
         for req in agent_requests(max(agent_spans, SPANS_PER_TRACE), per_request)
@@ -131,6 +133,13 @@ def mixed_requests(total_spans: int, per_request: int = 512) -> list[ExportTrace
         for req in ordinary_requests(total_spans - len(agents), per_request)
         for span in req.resource_spans[0].scope_spans[0].spans
     ]
+    return agents, ordinary
+
+
+def mixed_requests(total_spans: int, per_request: int = 512) -> list[ExportTraceServiceRequest]:
+    """About 7% GenAI spans: one agent trace per ~70 ordinary traces, all in one scope group
+    of shared requests (the hardest packing: every request holds agent spans)."""
+    agents, ordinary = _both(total_spans, per_request)
     # Interleave whole traces, as a Collector batch holds spans of many services.
     spans: list[Span] = []
     step = max(1, len(ordinary) // max(1, len(agents) // SPANS_PER_TRACE))
@@ -142,3 +151,32 @@ def mixed_requests(total_spans: int, per_request: int = 512) -> list[ExportTrace
             a += SPANS_PER_TRACE
     spans.extend(agents[a:])
     return _pack(spans, per_request, "mixed")
+
+
+def collector_requests(total_spans: int, per_request: int = 512) -> list[ExportTraceServiceRequest]:
+    """The mixed spans as a Collector batch packs them: each request holds the spans of
+    several services, each service's under its own resource and instrumentation scope."""
+    agents, ordinary = _both(total_spans, per_request)
+    agent_resource = Resource(attributes=[_kv("service.name", "support-agent")])
+    shop_resource = Resource(
+        attributes=[_kv("service.name", "shop")]
+        + [_kv(f"deployment.attr{i}", f"value-{i}") for i in range(6)]
+    )
+    share = max(1, round(per_request * len(agents) / max(1, len(agents) + len(ordinary))))
+    out = []
+    a = o = 0
+    while a < len(agents) or o < len(ordinary):
+        groups = []
+        for resource, scope_name, spans, at, count in (
+            (shop_resource, "io.opentelemetry.bench", ordinary, o, per_request - share),
+            (agent_resource, "agent-app", agents, a, share),
+        ):
+            chunk = spans[at : at + count]
+            if chunk:
+                scope = ScopeSpans(spans=chunk)
+                scope.scope.name = scope_name
+                groups.append(ResourceSpans(resource=resource, scope_spans=[scope]))
+        o += per_request - share
+        a += share
+        out.append(ExportTraceServiceRequest(resource_spans=groups))
+    return out

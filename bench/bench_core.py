@@ -1,7 +1,9 @@
 """The core's CPU cost against protobuf parse-only of the same bodies, side by side in one run.
 
-For each workload (agent-only, ordinary-only, mixed Collector fan-out with ~7% GenAI
-spans) the same serialized OTLP requests go, round-robin over several repeats, through
+For each workload (agent-only, ordinary-only, mixed fan-out with ~7% GenAI spans all in
+one scope group, and the same spans packed as a Collector batch: per service resource and
+instrumentation scope) the same serialized OTLP requests go, round-robin over several
+repeats, through
 
 - parse: `ExportTraceServiceRequest.FromString` of every body, nothing else;
 - core: the drive loop every source shares (`spansift.drive.Driver`, event time, the
@@ -29,7 +31,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _agent_spans import requests as agent_requests
-from _workloads import mixed_requests, ordinary_requests
+from _workloads import collector_requests, mixed_requests, ordinary_requests
 from spansift.drive import Driver
 from spansift.rules import RuleSet, load_ruleset
 from spansift.sources.otlp_proto import decode_request
@@ -39,6 +41,7 @@ WORKLOADS: dict[str, Callable[[int], list[ExportTraceServiceRequest]]] = {
     "agent": agent_requests,
     "ordinary": ordinary_requests,
     "mixed": mixed_requests,
+    "collector": collector_requests,
 }
 COMMIT_EVERY = 16  # requests between commits, as the receiver's batches
 
