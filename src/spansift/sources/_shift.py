@@ -48,7 +48,8 @@ def shifted(chunks: Iterable[Chunk], delta_ns: int) -> Iterator[Chunk]:
                         for event in span.events:
                             event.time_unix_nano = _move(event.time_unix_nano, delta_ns)
             # The bytes it was decoded from no longer say the same: nobody may read them.
-            chunk = dataclasses.replace(chunk, body=b"")
+            yield dataclasses.replace(chunk, body=b"")
+            continue
         yield chunk
 
 
