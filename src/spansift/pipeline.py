@@ -308,12 +308,15 @@ class Pipeline:
             return []
         incomplete: dict[str, str | None] = {}
         spans = tuple(r.span for r in resolved if not r.item)
+        spans_of: dict[str, list[Span]] = {}
+        for span in spans:
+            spans_of.setdefault(span.trace_id, []).append(span)
         hits = []
         for match, r in found:
             trace_id = r.span.trace_id
             if trace_id not in incomplete:
                 incomplete[trace_id] = _incomplete(closing.get(trace_id), run)
-            context = _context(spans, r.span)
+            context = _context(spans, spans_of, r.span)
             hits.append(Hit(match, r.span, r.fields, context, incomplete[trace_id], r.item))
         return hits
 
@@ -335,10 +338,23 @@ def _incomplete(trace: Group | None, run: Group | None) -> str | None:
     return "; ".join(p for p in parts if p) or None
 
 
-def _context(spans: tuple[Span, ...], anchor: Span) -> tuple[Span, ...]:
-    """The other spans kept as evidence: the anchor's trace first, bounded."""
-    same = [s for s in spans if s is not anchor and s.trace_id == anchor.trace_id]
-    other = [s for s in spans if s.trace_id != anchor.trace_id]
+def _context(
+    spans: tuple[Span, ...], spans_of: dict[str, list[Span]], anchor: Span
+) -> tuple[Span, ...]:
+    """The other spans kept as evidence: the anchor's trace first, then the run's, bounded.
+
+    `spans_of` groups `spans` by trace; the run's spans are read only as far as the bound
+    (a long session's run holds thousands).
+    """
+    same = [s for s in spans_of.get(anchor.trace_id, ()) if s is not anchor]
+    room = MAX_CONTEXT_SPANS - len(same)
+    other: list[Span] = []
+    if room > 0:
+        for span in spans:
+            if span.trace_id != anchor.trace_id:
+                other.append(span)
+                if len(other) == room:
+                    break
     return tuple((same + other)[:MAX_CONTEXT_SPANS])
 
 
