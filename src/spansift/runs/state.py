@@ -14,7 +14,15 @@ from typing import Any
 from spansift.evidence import scrub
 from spansift.model import AttrValue, Event, Span, SpanKind, SpanRecord, StatusCode
 
-_encode = json.JSONEncoder(separators=(",", ":"), default=str).encode
+
+def _default(value: Any) -> str:
+    """What JSON cannot hold: bytes by their size, anything else as text."""
+    return f"<{len(value)} bytes>" if isinstance(value, bytes) else str(value)
+
+
+# Tuples become arrays and bytes their size in the encoder itself: fields and resources,
+# which are not scrubbed, need no copy on the way (`_plain` is for attribute text).
+_encode = json.JSONEncoder(separators=(",", ":"), default=_default).encode
 
 
 def _plain(value: Any, scrubbed: bool = False) -> Any:
@@ -55,8 +63,7 @@ def dump(records: Sequence[SpanRecord]) -> str:
                 "t": s.trace_id, "s": s.span_id, "p": s.parent_span_id, "n": s.name,
                 "k": int(s.kind), "b": s.start_ns, "e": s.end_ns, "c": int(s.status),
                 "m": scrub(s.status_message), "a": _plain(s.attributes, True),
-                "r": _plain(s.resource), "o": s.scope, "i": record.item,
-                "f": _plain(record.fields),
+                "r": s.resource, "o": s.scope, "i": record.item, "f": record.fields,
                 "v": [[e.name, e.time_ns, _plain(e.attributes, True)] for e in s.events],
             }
         )  # fmt: skip
