@@ -55,7 +55,11 @@ def parse(bodies: list[bytes]) -> int:
 
 
 def core(bodies: list[bytes], ruleset: RuleSet, log: ExceptionLog) -> int:
-    driver = Driver(ruleset, log, source="bench", event_time=True)
+    return drive(Driver(ruleset, log, source="bench", event_time=True), bodies)
+
+
+def drive(driver: Driver, bodies: list[bytes]) -> int:
+    """Feed `bodies` as ingest does (a commit every `COMMIT_EVERY`); the hits written."""
     for n, body in enumerate(bodies, 1):
         driver.request(decode_request(body), body=body)
         if n % COMMIT_EVERY == 0:
@@ -72,14 +76,19 @@ def cpu(work: Callable[[], object]) -> float:
     return time.process_time() - start
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--spans", type=int, default=50_000)
+def arguments(description: str, spans: int) -> tuple[argparse.Namespace, list[str]]:
+    """`--spans`, `--repeats` and `--workload`; the workloads chosen."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--spans", type=int, default=spans)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workload", choices=[*WORKLOADS, "all"], default="all")
     args = parser.parse_args()
+    return args, list(WORKLOADS) if args.workload == "all" else [args.workload]
+
+
+def main() -> None:
+    args, names = arguments(__doc__.splitlines()[0], 50_000)
     ruleset = load_ruleset()
-    names = list(WORKLOADS) if args.workload == "all" else [args.workload]
     print(f"{args.spans:,} spans per workload, {args.repeats} rounds, default pack, CPU time")
     print(f"{'workload':<10} {'parse µs/span':>14} {'core µs/span':>13} {'ratio':>7}")
     with tempfile.TemporaryDirectory() as tmp:

@@ -269,6 +269,15 @@ def start_server(
     raise RuntimeError(msg)
 
 
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within a minute."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=15.0)
@@ -316,11 +325,7 @@ def main() -> None:
             mem_long = memory(proc.pid)
             stats = Client(port).get_json("/spansift/stats")
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_server(proc)
 
     print(f"parse-only ceiling (ParseFromString): {ceiling:,.0f} spans/s")
     print(

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_core import WORKLOADS, cpu, parse
-from bench_serve import Client, start_server, wait_processed
+from bench_serve import Client, start_server, stop_server, wait_processed
 
 _TICK = os.sysconf("SC_CLK_TCK")
 _QUIET_S = 2.5  # serve closes a trace 2 s after its root ended
@@ -77,11 +75,7 @@ def serve_cpu(bodies: list[bytes], spans: int, workdir: Path) -> tuple[float, fl
         wall = time.monotonic() - started
         return now - before - idle_rate * wall, wall
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
 
 
 def main() -> None:

@@ -21,8 +21,6 @@ import argparse
 import contextlib
 import json
 import multiprocessing
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_serve import Client, start_server, wait_processed
+from bench_serve import Client, start_server, stop_server, wait_processed
 
 SPANS_PER_TRACE = 8
 
@@ -120,11 +118,7 @@ def main() -> None:
             client.close()
             rows, p50, p99, worst = json.loads(body)["rows"][0]
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_server(proc)
     processed = stats["spans_processed"]
     print(
         f"{args.senders} SDK senders, {args.rate:,.0f} spans/s for {args.seconds:g} s: "

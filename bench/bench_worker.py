@@ -15,7 +15,6 @@ hit (the ordinary workload) is 20 µs.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import tempfile
@@ -31,7 +30,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_core import WORKLOADS
+from bench_core import WORKLOADS, arguments
 from spansift.drive import Driver
 from spansift.rules import RuleSet, load_ruleset
 from spansift.store.log import ExceptionLog
@@ -94,13 +93,8 @@ def worker(spans: list[ReadableSpan], ruleset: RuleSet, log: ExceptionLog) -> in
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--spans", type=int, default=20_000)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--workload", choices=[*WORKLOADS, "all"], default="all")
-    args = parser.parse_args()
+    args, names = arguments(__doc__.splitlines()[0], 20_000)
     ruleset = load_ruleset()
-    names = list(WORKLOADS) if args.workload == "all" else [args.workload]
     print(f"{args.spans:,} finished SDK spans per workload, {args.repeats} rounds, CPU time")
     print(f"{'workload':<10} {'worker µs/span':>15} {'hits':>7}")
     with tempfile.TemporaryDirectory() as tmp:

@@ -29,13 +29,13 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 import quality
 from _agent_spans import requests as agent_requests
 from _workloads import mixed_requests, ordinary_requests
+from bench_core import drive
 from spansift.drive import Driver
 from spansift.model import Hit
 from spansift.pipeline import Pipeline
 from spansift.rules import load_ruleset
 from spansift.sift import Sifter
 from spansift.sources.otlp_json import parse_json
-from spansift.sources.otlp_proto import decode_request
 from spansift.store.rows import hit_row
 
 DETECTED = datetime(2000, 1, 1)
@@ -44,7 +44,6 @@ WORKLOADS: dict[str, Callable[[int], list[ExportTraceServiceRequest]]] = {
     "mixed": mixed_requests,
     "ordinary": ordinary_requests,
 }
-COMMIT_EVERY = 16  # requests between commits, as bench_core
 
 
 def dump_hit(out: IO[str], hit: Hit) -> None:
@@ -111,13 +110,7 @@ def workloads(out: IO[str], spans: int) -> None:
             out.write(f"== workload {name} sift={sift}\n")
             log: Any = TextLog(out)
             driver = Driver(ruleset, log, source="bench", event_time=True, sift=sift)
-            for n, body in enumerate(bodies, 1):
-                driver.request(decode_request(body), body=body)
-                if n % COMMIT_EVERY == 0:
-                    driver.tick()
-                    driver.commit()
-            driver.finish()
-            driver.commit()
+            drive(driver, bodies)
             out.write(f"hits {driver.done.hits} seen {driver.spans_seen}\n")
 
 

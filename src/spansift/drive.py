@@ -25,7 +25,7 @@ from spansift.model import Hit, Span
 from spansift.pipeline import Pipeline
 from spansift.sift import Sifter
 from spansift.sources.otlp_proto import spans_from_request
-from spansift.sources.sdk import span_from_readable
+from spansift.sources.sdk import as_spans
 from spansift.store.quarantine import Quarantined, hit_payload, is_data_error, set_aside
 from spansift.traces import AssemblyLimits
 
@@ -110,8 +110,7 @@ class Driver:
         if self.sifter is not None:
             self._process(self.sifter.sdk_spans(spans), None)
         else:
-            converted = [s if isinstance(s, Span) else span_from_readable(s) for s in spans]
-            self._process(converted, None)
+            self._process(as_spans(spans), None)
 
     def _process(self, spans: list[Span], tag: int | None) -> None:
         if self.event_clock is not None:

@@ -39,7 +39,7 @@ from spansift.review.push import Notifier
 from spansift.review.webhooks import Hook, parse_hooks
 from spansift.rules import RuleSet, load_ruleset
 from spansift.sources.forward import Forwarder
-from spansift.sources.sdk import span_from_readable
+from spansift.sources.sdk import as_spans
 from spansift.store.log import DEFAULT_DB, ExceptionLog
 
 _logger = logging.getLogger(__name__)
@@ -280,7 +280,7 @@ class ExceptionLogProcessor(SpanProcessor):
                 pass
             driver = self._driver
             if driver is None:
-                spans = [s if isinstance(s, Span) else span_from_readable(s) for s in batch]
+                spans = as_spans(batch)
                 forwarder = self._forwarder
                 if forwarder is None or not forwarder.send(spans):
                     self._drop(len(spans))

@@ -29,7 +29,7 @@ from spansift.model import AttrValue, Span
 from spansift.normalize import fields_of
 from spansift.normalize._markers import AGENT_FIELDS, SCOPES, BodyScan, ShapeTest
 from spansift.sources.otlp_proto import proto_span, resource_attributes
-from spansift.sources.sdk import span_from_readable
+from spansift.sources.sdk import as_spans, span_from_readable
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
@@ -202,7 +202,7 @@ class Sifter:
                 self._marked.popitem(last=False)
             held = self._held.pop(trace, [])
             self._held_count -= len(held)
-            released = [s if isinstance(s, Span) else span_from_readable(s) for s in held]
+            released = as_spans(held)
             released += self._release_requests(trace)
             if waiting is not None:
                 released += (self._build(*item) for item in waiting.pop(trace, ()))

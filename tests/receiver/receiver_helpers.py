@@ -18,6 +18,10 @@ from typing import Any
 
 READY = re.compile(r"otlp grpc 127\.0\.0\.1:(\d+), otlp http 127\.0\.0\.1:(\d+), .*; ready")
 START_TIMEOUT_S = 20.0
+# Content types of OTLP/HTTP requests, and the gRPC method of a trace export.
+PB = {"Content-Type": "application/x-protobuf"}
+JS = {"Content-Type": "application/json"}
+EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 
 def wait_for(check: Callable[[], Any], timeout_s: float = 10.0, what: str = "condition") -> Any:

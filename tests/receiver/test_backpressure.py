@@ -9,6 +9,8 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
 from receiver_helpers import (
+    EXPORT,
+    PB,
     Server,
     count_exceptions,
     post,
@@ -17,9 +19,6 @@ from receiver_helpers import (
     trace_ids,
     wait_for,
 )
-
-PB = {"Content-Type": "application/x-protobuf"}
-EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 
 def test_full_backlog_pushes_back_on_both_protocols(

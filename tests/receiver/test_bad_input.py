@@ -13,6 +13,9 @@ import grpc
 import pytest
 from google.rpc import status_pb2
 from receiver_helpers import (
+    EXPORT,
+    JS,
+    PB,
     Server,
     count_exceptions,
     otlp_json,
@@ -23,10 +26,7 @@ from receiver_helpers import (
     wait_for,
 )
 
-PB = {"Content-Type": "application/x-protobuf"}
-JS = {"Content-Type": "application/json"}
 FIXTURES = Path(__file__).parents[1] / "fixtures"
-EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 
 def _grpc_export(server: Server, body: bytes, metadata: tuple[tuple[str, str], ...] = ()) -> None:

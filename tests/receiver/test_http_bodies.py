@@ -8,6 +8,7 @@ import socket
 from collections.abc import Callable
 
 from receiver_helpers import (
+    PB,
     Server,
     count_exceptions,
     post,
@@ -16,8 +17,6 @@ from receiver_helpers import (
     trace_ids,
     wait_for,
 )
-
-PB = {"Content-Type": "application/x-protobuf"}
 
 
 def raw_request(server: Server, head: str, body: bytes = b"", timeout_s: float = 10) -> bytes:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from receiver_helpers import Server, post
+from receiver_helpers import JS, Server, post
 
 NOT_OTLP = Path(__file__).parents[1] / "fixtures" / "not_otlp"
-JS = {"Content-Type": "application/json"}
 
 
 def test_jaeger_json_and_an_empty_object_get_400(server: Server) -> None:

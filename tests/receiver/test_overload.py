@@ -12,6 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 from google.rpc import error_details_pb2
 from receiver_helpers import (
+    EXPORT,
+    PB,
     Server,
     count_exceptions,
     post,
@@ -22,9 +24,6 @@ from receiver_helpers import (
 )
 
 from spansift.receiver._http import MAX_CONNECTIONS
-
-PB = {"Content-Type": "application/x-protobuf"}
-EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 
 @contextlib.contextmanager

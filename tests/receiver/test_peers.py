@@ -15,9 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from receiver_helpers import Server, post, query_rows, spansift, wait_for
-
-JS = {"Content-Type": "application/json"}
+from receiver_helpers import JS, Server, post, query_rows, spansift, wait_for
 
 
 def _token(server: Server) -> str:

@@ -6,13 +6,12 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from receiver_helpers import Server, post, query_rows, spansift
+from receiver_helpers import JS, Server, post, query_rows, spansift
 
 from spansift.store import chain
 from spansift.store.log import ExceptionLog
 from spansift.store.rows import utc_now
 
-JS = {"Content-Type": "application/json"}
 BIG = 150_000
 
 

@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from opentelemetry.sdk.trace.export import SpanExportResult
 from receiver_helpers import (
+    EXPORT,
+    PB,
     Server,
     count_exceptions,
     post,
@@ -27,9 +29,6 @@ from receiver_helpers import (
     trace_ids,
     wait_for,
 )
-
-PB = {"Content-Type": "application/x-protobuf"}
-EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 
 def _stats(server: Server, token: str = "") -> dict[str, object]:

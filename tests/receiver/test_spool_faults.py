@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from receiver_helpers import (
+    PB,
     Server,
     count_exceptions,
     post,
@@ -29,7 +30,6 @@ from spansift.receiver._frames import HEADER
 from spansift.receiver._spool import KIND_PROTOBUF, Spool
 
 LIMIT = 1 << 20
-PB = {"Content-Type": "application/x-protobuf"}
 
 
 @pytest.fixture

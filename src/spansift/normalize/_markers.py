@@ -138,11 +138,3 @@ class BodyScan:
 def _literal(token: bytes) -> str:
     """`token` as an re2 literal: letters and digits as they are, other bytes as `\\xHH`."""
     return "".join(chr(b) if chr(b).isalnum() and b < 128 else f"\\x{b:02x}" for b in token)
-
-
-_DEFAULT_SCAN = BodyScan()
-
-
-def body_may_mark(body: bytes) -> bool:
-    """`BodyScan().may_mark(body)`: the scan without contract signal keys."""
-    return _DEFAULT_SCAN.may_mark(body)

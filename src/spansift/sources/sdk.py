@@ -8,7 +8,7 @@ attributes are converted once and reused while spans keep sharing it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry.sdk.resources import Resource
@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 from spansift.model import AttrValue, Event, Span, SpanKind, StatusCode
 
-__all__ = ["span_from_readable"]
+__all__ = ["as_spans", "span_from_readable"]
 
 # The SDK numbers span kinds from 0 (INTERNAL); OTLP and the model from 1.
 _KINDS = tuple(SpanKind)[1:]
@@ -64,6 +64,11 @@ def span_from_readable(span: ReadableSpan) -> Span:
         resource=resource,
         scope=scope.name if scope is not None else "",
     )
+
+
+def as_spans(items: Iterable[ReadableSpan | Span]) -> list[Span]:
+    """Finished SDK spans converted; `Span` values (from adapters) as they are."""
+    return [s if isinstance(s, Span) else span_from_readable(s) for s in items]
 
 
 def _attributes(attributes: Mapping[str, Any] | None) -> dict[str, AttrValue]:
