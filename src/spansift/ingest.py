@@ -8,7 +8,6 @@ from pathlib import Path
 
 from spansift.drive import Driver
 from spansift.errors import InputError
-from spansift.review.actions import sync_fingerprints
 from spansift.rules import RuleSet
 from spansift.sources.files import Chunk, iter_file, iter_paths
 from spansift.store.log import ExceptionLog
@@ -53,7 +52,7 @@ def ingest_paths(
     completes the log. `read` turns one file into chunks (default: `iter_file`).
     """
     result = IngestResult()
-    sync_fingerprints(log, ruleset)
+    log.set_fingerprints(ruleset.fingerprints())
     driver = Driver(ruleset, log, source="ingest", event_time=True, limits=limits)
     for path in iter_paths(list(paths)):
         result.files += 1

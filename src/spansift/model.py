@@ -52,6 +52,11 @@ class Severity(str, Enum):
     CRITICAL = "critical"
 
 
+# Weights per severity, doubling upward: how the review ranks patterns and what a
+# webhook's `min_severity` compares against.
+SEVERITY_POINTS = {"info": 0, "low": 1, "medium": 2, "high": 4, "critical": 8}
+
+
 class ExceptionType(str, Enum):
     """The control boundaries spansift reports on."""
 

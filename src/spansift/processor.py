@@ -29,14 +29,13 @@ from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
+from spansift.decide.owners import OwnerRule, load_owners, load_section, router
 from spansift.drive import Driver
 from spansift.errors import SpansiftError
 from spansift.export import attach_otel
 from spansift.model import Span
-from spansift.review.actions import sync_fingerprints
-from spansift.review.owners import OwnerRule, load_owners, load_section, router
-from spansift.review.push import Notifier
-from spansift.review.webhooks import Hook, parse_hooks
+from spansift.notify.push import Notifier
+from spansift.notify.webhooks import Hook, parse_hooks
 from spansift.rules import RuleSet, load_ruleset
 from spansift.sources.forward import Forwarder
 from spansift.sources.sdk import as_spans
@@ -260,7 +259,7 @@ class ExceptionLogProcessor(SpanProcessor):
             self._notifier.start()
         self._driver = Driver(self.ruleset, log, source="processor")
         try:
-            sync_fingerprints(log, self.ruleset)
+            log.set_fingerprints(self.ruleset.fingerprints())
             self._driver.restore()
         except Exception:
             self.worker_errors += 1

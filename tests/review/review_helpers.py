@@ -17,8 +17,8 @@ from typing import Any
 import duckdb
 import pytest
 
+from spansift.decide.owners import load_owners, router
 from spansift.model import Hit, Match, Severity, Span, SpanKind, StatusCode
-from spansift.review.owners import load_owners, router
 from spansift.store.log import ExceptionLog
 
 DAY_NS = 86_400 * 10**9

@@ -12,8 +12,8 @@ from click.testing import Result
 from review_helpers import Serve, WebhookSink, hit, rows, seed
 
 from spansift.model import Severity
+from spansift.notify.webhooks import Hook, deliver
 from spansift.processor import ExceptionLogProcessor
-from spansift.review.webhooks import Hook, deliver
 
 
 def test_deliver_retries_until_the_server_answers(target: Callable[[int], WebhookSink]) -> None:

@@ -10,8 +10,8 @@ import pytest
 from click.testing import Result
 from review_helpers import Serve, WebhookSink, hit, send_failed_tool
 
-from spansift.review.push import Notifier
-from spansift.review.webhooks import Hook
+from spansift.notify.push import Notifier
+from spansift.notify.webhooks import Hook
 from spansift.store.log import ExceptionLog
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from spansift.errors import SpansiftError
-from spansift.review.webhooks import Hook, deliver, parse_hooks
+from spansift.notify.webhooks import Hook, deliver, parse_hooks
 
 
 class _Server(ThreadingHTTPServer):

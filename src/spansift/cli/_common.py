@@ -15,11 +15,11 @@ import yaml
 from spansift.cli._open import open_log, wait_option
 from spansift.cli._output import Result
 from spansift.cli._remote import remote_read
+from spansift.decide.owners import OwnerRule, load_owners, load_section
 from spansift.errors import ConfigError, SpansiftError
 from spansift.evidence import redaction_from
+from spansift.notify.webhooks import Hook, parse_hooks
 from spansift.remote import RemoteError
-from spansift.review.owners import OwnerRule, load_owners, load_section
-from spansift.review.webhooks import Hook, parse_hooks
 from spansift.rules import RuleSet, load_ruleset
 from spansift.rules._select import CONTRACTS_FILE, contracts_source
 from spansift.store.log import DEFAULT_DB

@@ -27,9 +27,9 @@ from spansift.cli._group import INTERRUPTED
 from spansift.cli._interrupt import stop_on_interrupt
 from spansift.cli._open import HeldError, open_log
 from spansift.cli._remote import current_token, token_option
+from spansift.decide.owners import router
 from spansift.ingest import IngestResult, ingest_paths
 from spansift.remote import find_server
-from spansift.review.owners import router
 from spansift.rules import RuleSet
 from spansift.sources._shift import newest_end_ns, shifted
 from spansift.sources.files import STDIN, Chunk, iter_file, iter_paths

@@ -15,14 +15,14 @@ from spansift.cli._output import cell, dump, plain, table, terminal_width
 from spansift.cli._remote import token_option
 from spansift.cli._when import TIME_HELP, parse_time, window
 from spansift.cli._write import emit, out_option, writable_file
+from spansift.decide.owners import load_section
 from spansift.errors import SpansiftError
+from spansift.notify.webhooks import deliver, parse_hooks, payload
 from spansift.review.grants import reconcile
 from spansift.review.html import render_html
-from spansift.review.owners import load_section
 from spansift.review.render import render_json, render_markdown, render_text
 from spansift.review.report import BY, build_review
 from spansift.review.suggest import suggestions
-from spansift.review.webhooks import deliver, parse_hooks, payload
 from spansift.rules._select import CONTRACTS_FILE
 from spansift.store.rows import utc_now
 

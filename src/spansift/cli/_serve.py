@@ -20,8 +20,8 @@ from spansift.cli._common import (
 )
 from spansift.cli._serve_log import Summary, say
 from spansift.cli._serve_start import check_tls, start
+from spansift.notify.webhooks import Hook
 from spansift.receiver import Limits, ReceiverConfig
-from spansift.review.webhooks import Hook
 from spansift.rules import RuleSet
 
 

@@ -22,8 +22,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spansift._private import discovery_path, load_or_create_token, read_private, write_private
+from spansift.decide.owners import OwnerRule, router
 from spansift.drive import Driver
 from spansift.export import OtelExport, attach_otel
+from spansift.notify.push import Notifier
+from spansift.notify.webhooks import Hook
 from spansift.receiver._grpc import start_grpc
 from spansift.receiver._http import OtlpHttpServer
 from spansift.receiver._intake import Intake, Limits
@@ -34,10 +37,7 @@ from spansift.receiver._spool import Recovery, Spool
 from spansift.receiver._stats import Counters
 from spansift.receiver._tls import grpc_credentials, server_context, wrap_http
 from spansift.receiver._worker import Worker
-from spansift.review.actions import ActionError, apply, sync_fingerprints
-from spansift.review.owners import OwnerRule, router
-from spansift.review.push import Notifier
-from spansift.review.webhooks import Hook
+from spansift.review.actions import ActionError, apply
 from spansift.store.log import ExceptionLog
 from spansift.traces import AssemblyLimits
 
@@ -165,7 +165,7 @@ class Receiver:
         self._http.alive = self._worker.alive
         # The page writes decisions: it needs the same token as `/spansift/act`.
         self._http.review = ReviewPages(reader(log.con), self._act, act_token)
-        sync_fingerprints(log, self.ruleset)
+        log.set_fingerprints(self.ruleset.fingerprints())
         self._http_thread = threading.Thread(
             target=self._http.serve_forever, kwargs={"poll_interval": 0.2},
             name="spansift-http", daemon=True,

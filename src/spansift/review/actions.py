@@ -18,7 +18,6 @@ from typing import Any
 
 from spansift.errors import SpansiftError
 from spansift.model import FollowUp
-from spansift.rules import RuleSet
 from spansift.rules.contracts import Contracts
 from spansift.store import chain
 from spansift.store.log import ExceptionLog
@@ -297,7 +296,7 @@ def suspend(log: ExceptionLog, doc: Mapping[str, Any]) -> dict[str, Any]:
     now = utc_now()
     row = (_id(kind, target, action, now.isoformat()), kind, target, action, actor, reason, now)
     log.append(chain.SUSPENSION, "suspensions", [row])
-    return {"suspension_id": row[0], "suspended": (kind, target) in log.suspended}
+    return {"suspension_id": row[0], "suspended": (kind, target) in log.controls.suspended}
 
 
 def deliveries(log: ExceptionLog, doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -349,10 +348,7 @@ def fingerprints(log: ExceptionLog, doc: Mapping[str, Any]) -> dict[str, Any]:
     ):
         msg = "'rules' must map rule ids to field lists"
         raise ActionError(msg)
-    with log.lock:
-        log.con.execute("DELETE FROM rule_fingerprints")
-        for rule_id, fields in rules.items():
-            log.con.execute("INSERT INTO rule_fingerprints VALUES (?, ?)", [rule_id, list(fields)])
+    log.set_fingerprints(rules)
     return {"rules": len(rules)}
 
 
@@ -375,13 +371,3 @@ def apply(
         return fingerprints(log, doc)
     msg = f"unknown op {op!r}"
     raise ActionError(msg)
-
-
-def fingerprint_fields(ruleset: RuleSet) -> dict[str, list[str]]:
-    """{rule id: fingerprint fields} for the rules that set `fingerprint:`."""
-    return {r.id: list(r.spec.fingerprint) for r in ruleset.all_rules if r.spec.fingerprint}
-
-
-def sync_fingerprints(log: ExceptionLog, ruleset: RuleSet) -> None:
-    """Record the rules' fingerprint fields in the log (what a writer does when it opens)."""
-    fingerprints(log, {"rules": fingerprint_fields(ruleset)})

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from spansift.store.coverage import GRANTABLE
+from spansift.decide.coverage import GRANTABLE
 
 Fetch = Callable[[str, Sequence[Any]], tuple[tuple[str, ...], list[tuple[Any, ...]]]]
 _TYPES = ", ".join(f"'{t}'" for t in sorted(GRANTABLE))

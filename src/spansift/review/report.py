@@ -29,7 +29,6 @@ from spansift.review.triage import (
 from spansift.store.rows import utc_now
 
 Fetch = Callable[[str, Sequence[Any]], tuple[tuple[str, ...], list[tuple[Any, ...]]]]
-SEVERITY_POINTS = {"info": 0, "low": 1, "medium": 2, "high": 4, "critical": 8}
 BY = ("workflow", "control")
 ESCALATION_TYPES = ("human_override", "rollback", "approval_escalated", "handoff_to_human")
 UNRESOLVED = ("open", "regressed", "acknowledged")

@@ -139,6 +139,10 @@ class RuleSet:
             raise KeyError(msg)
         return rule.explain()
 
+    def fingerprints(self) -> dict[str, list[str]]:
+        """{rule id: fingerprint fields} for the rules that set `fingerprint:`."""
+        return {r.id: list(r.spec.fingerprint) for r in self.all_rules if r.spec.fingerprint}
+
     def rule(self, rule_id: str) -> CompiledRule | None:
         """A rule by id, enabled or not."""
         return self._by_id.get(rule_id)

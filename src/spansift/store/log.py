@@ -14,31 +14,23 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from spansift.decide.stage import Controls, Decision, decide
 from spansift.errors import SpansiftError
 from spansift.model import Hit, Span
 from spansift.store import batch, chain, run_states, staging
-from spansift.store.coverage import covered as coverage
-from spansift.store.coverage import grant_use
 from spansift.store.events import EXCEPTIONS, Listener, tell
 from spansift.store.migrations import migrate
-from spansift.store.rows import (
-    COLUMN_NAMES,
-    hit_id,
-    hit_row,
-    trace_span_row,
-    utc_from_ns,
-    utc_now,
-)
+from spansift.store.rows import COLUMN_NAMES, hit_id, trace_span_row, utc_from_ns, utc_now
 from spansift.store.run_states import RunState
 
 DEFAULT_DB = "spansift.duckdb"
-_OWNER = COLUMN_NAMES.index("owner")
 BASE_TABLE = "exception_rows"  # what `write` appends to; `exceptions` is a view over it
 _REFRESH_S = 1.0  # how often `write` re-reads grants and suspensions on the writer's thread
 _TRACE_ID = operator.attrgetter("trace_id")
@@ -71,9 +63,7 @@ class ExceptionLog:
         # Serializes every chained write: the worker's `write` and decisions, grants and
         # suspensions arriving on other threads (the receiver's HTTP handlers).
         self.lock = threading.RLock()
-        self.grants: tuple[tuple[Any, ...], ...] = ()  # live grants, GRANT_COLUMNS order
-        self._grant_uses: dict[str, int] = {}
-        self.suspended: frozenset[tuple[str, str]] = frozenset()  # (agent|workflow, name)
+        self.controls = Controls()  # live grants, their uses and suspensions (see `refresh`)
         self._refreshed = 0.0
         # Called after each committed write with the new rows (see `store.events`).
         self.listeners: list[Listener] = []
@@ -90,10 +80,11 @@ class ExceptionLog:
         the runs a restart must remember never lag behind the rows written.
 
         Rows already in the log are skipped (their evidence may still grow). Every new
-        row is appended to the hash chain in the same transaction. A hit covered by a
-        live approval grant (see `coverage`) is recorded in `grant_uses` instead.
-        A new row whose rule says `contain: agent|workflow` suspends that agent or
-        workflow (a chained `suspensions` row). Returns how many exception rows were new.
+        row is appended to the hash chain in the same transaction. What to write is
+        decided first, by the pure `spansift.decide` stage: a hit covered by a live
+        approval grant is recorded in `grant_uses` instead, and a new row whose rule says
+        `contain: agent|workflow` suspends that agent or workflow (a chained
+        `suspensions` row). Returns how many exception rows were new.
         """
         with self.lock:
             if time.monotonic() - self._refreshed > _REFRESH_S:
@@ -103,29 +94,11 @@ class ExceptionLog:
                 if saving:
                     self._in_transaction(lambda: self._save_run_state(run_state))
                 return 0
-            new_rows = self._write(hits, run_state if saving else None)
-            self._contain(hits, new_rows)
+            new_rows, decision = self._write(hits, run_state if saving else None)
+            contain = [row for row_id, row in decision.suspensions if (row_id,) in new_rows]
+            if contain:
+                self.append(chain.SUSPENSION, "suspensions", contain)
             return len(new_rows)
-
-    def _contain(self, hits: Sequence[Hit], new_rows: set[tuple[Any, ...]]) -> None:
-        """Suspend what the rules of newly written rows ask to contain."""
-        rows: dict[str, tuple[Any, ...]] = {}
-        for hit in hits:
-            kind = hit.match.contain
-            if kind is None:
-                continue
-            row_id = hit_id(hit)
-            target = hit.fields.get("agent.name" if kind == "agent" else "workflow")
-            if (row_id,) not in new_rows or not isinstance(target, str):
-                continue
-            if (kind, target) in self.suspended:
-                continue
-            key = hashlib.sha256(f"{kind}\x1f{target}\x1f{row_id}".encode()).hexdigest()[:32]
-            reason = f"exception {row_id[:12]} ({hit.match.exception_type}): {hit.match.summary}"
-            actor = f"rule:{hit.match.rule_id}"
-            rows[key] = (key, kind, target, "suspend", actor, reason[:500], utc_now())
-        if rows:
-            self.append(chain.SUSPENSION, "suspensions", list(rows.values()))
 
     def _in_transaction(self, work: Callable[[], None]) -> None:
         con = self.con
@@ -147,12 +120,11 @@ class ExceptionLog:
 
     def _write(
         self, hits: Sequence[Hit], run_state: RunState | None = None
-    ) -> set[tuple[Any, ...]]:
+    ) -> tuple[set[tuple[Any, ...]], Decision]:
         if not self._staged:
             staging.create(self.con)
             self._staged = True
         detected_at = utc_now()
-        rows: dict[str, tuple[Any, ...]] = {}
         span_rows: dict[str, tuple[Any, ...]] = {}  # each span's row (and JSON) built once
         spans: dict[str, tuple[Any, ...]] = {}
         links: dict[str, tuple[str, str]] = {}
@@ -164,20 +136,21 @@ class ExceptionLog:
                 found = span_rows[key] = trace_span_row(span)
             return found
 
-        controls: dict[str, tuple[str, list[str]]] = {}
-        for hit in hits:
-            # The offending span's JSON serves its row's `evidence` and its `trace_spans` row.
-            row = self._routed(hit_row(hit, detected_at, span_row(hit.span)[7]))
-            rows.setdefault(row[0], row)
-            if hit.match.controls:
-                controls[row[0]] = (row[0], list(hit.match.controls))
-        covered = coverage(self.grants, self._grant_uses, list(rows.values()))
+        # The offending span's JSON serves its row's `evidence` and its `trace_spans` row.
+        decision = decide(
+            hits,
+            self.controls,
+            detected_at,
+            route_owner=self.route_owner,
+            span_json=lambda span: span_row(span)[7],
+        )
+        rows, controls = decision.rows, decision.controls
         # Hits of one trace share its Span objects: each is taken once, and a hit whose
         # spans are all taken costs a few set operations, not a loop over its trace.
         taken: set[int] = set()
         for hit in hits:
             row_id = hit_id(hit)
-            if row_id in covered:
+            if row_id in decision.covered:
                 continue
             held = (hit.span, *hit.context)
             by_id = dict(zip(map(id, held), held, strict=True))
@@ -189,10 +162,7 @@ class ExceptionLog:
                         spans.setdefault(pair, span_row(span))
             for trace_id in dict.fromkeys(map(_TRACE_ID, held)):
                 links.setdefault(chain.pair_id(row_id, trace_id), (row_id, trace_id))
-        uses = [
-            grant_use(rows.pop(row_id), grant_id, detected_at)
-            for row_id, grant_id in covered.items()
-        ]
+        uses = decision.uses
         con = self.con
         con.begin()
         try:
@@ -231,6 +201,7 @@ class ExceptionLog:
             raise
         if entry is not None:
             self._head = (entry.seq, entry.row_hash)
+        self.controls = replace(self.controls, uses=decision.use_counts)
         if self.listeners:
             written = [
                 {
@@ -241,14 +212,7 @@ class ExceptionLog:
                 if (k,) in new_rows
             ]
             tell(self.listeners, EXCEPTIONS, written)
-        return new_rows
-
-    def _routed(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
-        """The row with the owner routing gives it, if any."""
-        if self.route_owner is None:
-            return row
-        owner = self.route_owner(dict(zip(COLUMN_NAMES, row, strict=True)))
-        return row if owner is None else (*row[:_OWNER], owner, *row[_OWNER + 1 :])
+        return new_rows, decision
 
     def _insert_one(self, table: str, row: Sequence[Any]) -> bool:
         marks = ", ".join("?" * len(row))
@@ -294,7 +258,7 @@ class ExceptionLog:
 
     def is_suspended(self, agent: str | None, workflow: str | None = None) -> bool:
         """Whether the agent or workflow is suspended, from the cached set (no I/O)."""
-        suspended = self.suspended
+        suspended = self.controls.suspended
         return ("agent", agent) in suspended or ("workflow", workflow) in suspended
 
     def refresh(self) -> None:
@@ -304,20 +268,20 @@ class ExceptionLog:
             if self.schema_version < 3:
                 return
             now = utc_now()
-            self.grants = tuple(
+            grants = tuple(
                 self.con.execute(
                     f"SELECT {', '.join(chain.GRANT_COLUMNS)} FROM grants WHERE expires_at > ?"
                     + _NOT_REVOKED * (self.schema_version >= 6),
                     [now - timedelta(days=1)],  # late spans may still fall inside a grant
                 ).fetchall()
             )
-            self._grant_uses = {
+            uses = {
                 str(g): int(n)
                 for g, n in self.con.execute(
                     "SELECT grant_id, count(*) FROM grant_uses GROUP BY 1"
                 ).fetchall()
             }
-            self.suspended = frozenset(
+            suspended = frozenset(
                 (str(kind), str(target))
                 for kind, target in self.con.execute(
                     "SELECT target_kind, target FROM suspensions QUALIFY row_number() OVER "
@@ -325,6 +289,16 @@ class ExceptionLog:
                     "suspension_id DESC) = 1 AND action = 'suspend'"
                 ).fetchall()
             )
+            self.controls = Controls(grants, uses, suspended)
+
+    def set_fingerprints(self, rules: Mapping[str, Sequence[str]]) -> None:
+        """Replace the fields each rule fingerprints its patterns by (`{rule id: [field]}`)."""
+        with self.lock:
+            self.con.execute("DELETE FROM rule_fingerprints")
+            for rule_id, fields in rules.items():
+                self.con.execute(
+                    "INSERT INTO rule_fingerprints VALUES (?, ?)", [rule_id, list(fields)]
+                )
 
     def verify(self) -> chain.Verification:
         """Recompute the hash chain against the rows as stored now."""

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from spansift.review.webhooks import Hook, deliver, pattern_payload
+from spansift.notify.webhooks import Hook, deliver, pattern_payload
 from spansift.store.events import EXCEPTIONS, Written
 from spansift.store.log import ExceptionLog
 from spansift.store.rows import utc_now

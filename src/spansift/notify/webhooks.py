@@ -35,7 +35,7 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 from spansift.errors import SpansiftError
-from spansift.review.report import SEVERITY_POINTS
+from spansift.model import SEVERITY_POINTS
 
 _MATCH_KEYS = ("owner", "workflow", "exception_type", "min_severity")
 _HOOK_KEYS = ("name", "url", "match", "secret_header", "secret_env", "format", "max_per_hour")
