@@ -24,7 +24,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 EXCEPTION_TYPES = tuple(t.value for t in ExceptionType)
-STATUSES = (*sorted(set(ACTIONS.values())), "regressed")
+STATUSES = (*sorted(set(ACTIONS.values())), "regressed", "withdrawn")
 TIME_HELP = "a duration back from now (30m, 24h, 7d, 2w) or a UTC date or time (2025-11-22T08:00)"
 
 

@@ -44,6 +44,7 @@ EXCEPTION, SPAN, LINK = "exception", "span", "link"
 EVIDENCE = "evidence"  # schema 2-3: one row per (exception, span), now the evidence_spans view
 DECISION, GRANT, GRANT_USE, SUSPENSION = "decision", "grant", "grant_use", "suspension"
 CONTROLS, PATTERN_DECISION, REVOCATION = "controls", "pattern_decision", "revocation"
+WITHDRAWAL = "withdrawal"  # schema 8: a row the current rules no longer produce (rederive)
 
 # The columns each kind of row is hashed over, in this order.
 TRACE_SPAN_COLUMNS: tuple[str, ...] = (
@@ -85,6 +86,9 @@ PATTERN_DECISION_COLUMNS = (
     "follow_up", "note",
 )  # fmt: skip
 REVOCATION_COLUMNS = ("revocation_id", "grant_id", "revoked_at", "actor", "reason")
+WITHDRAWAL_COLUMNS = (
+    "withdrawal_id", "exception_id", "decided_at", "action", "actor", "reason",
+)  # fmt: skip
 # Kinds whose rows are keyed by their first column alone: kind -> (table, columns).
 SINGLE_KEY_KINDS = {
     DECISION: ("decisions", DECISION_COLUMNS),
@@ -94,6 +98,7 @@ SINGLE_KEY_KINDS = {
     CONTROLS: ("exception_controls", CONTROLS_COLUMNS),
     PATTERN_DECISION: ("pattern_decisions", PATTERN_DECISION_COLUMNS),
     REVOCATION: ("grant_revocations", REVOCATION_COLUMNS),
+    WITHDRAWAL: ("withdrawals", WITHDRAWAL_COLUMNS),
 }
 
 

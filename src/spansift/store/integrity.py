@@ -27,6 +27,7 @@ KEYS = {
     "trace_spans": "trace_id, span_id",
     "exception_traces": "exception_id, trace_id",
     "decisions": "decision_id",
+    "withdrawals": "withdrawal_id",
     "grants": "grant_id",
     "grant_uses": "exception_id",
     "suspensions": "suspension_id",
