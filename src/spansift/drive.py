@@ -22,12 +22,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from spansift.model import Hit, Span
-from spansift.pipeline import Pipeline
+from spansift.normalize import fields_of
+from spansift.pipeline import Normalize, Pipeline
 from spansift.sift import Sifter
 from spansift.sources.otlp_proto import spans_from_request
 from spansift.sources.sdk import as_spans
+from spansift.store.kept import keeper_for
 from spansift.store.quarantine import Quarantined, hit_payload, is_data_error, set_aside
-from spansift.traces import AssemblyLimits
+from spansift.traces import AssemblyLimits, Group
 
 if TYPE_CHECKING:
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -85,6 +87,8 @@ class Driver:
         event_time: bool = False,
         limits: AssemblyLimits | None = None,
         sift: bool = True,
+        normalize: Normalize = fields_of,
+        keep: bool = True,
     ) -> None:
         self.log = log
         self.source = source
@@ -92,7 +96,14 @@ class Driver:
         clock = self.event_clock if self.event_clock is not None else time.monotonic
         chosen = limits or (EVENT_TIME_LIMITS if event_time else None)
         # A backfill (event time) closes every run at its end: it keeps no run state.
-        self.pipeline = Pipeline(ruleset, limits=chosen, clock=clock, save_runs=not event_time)
+        self.pipeline = Pipeline(
+            ruleset, limits=chosen, clock=clock, save_runs=not event_time, normalize=normalize
+        )
+        # Closed traces are kept as Parquet beside the log when that is on (`store.kept`).
+        self.keeper = keeper_for(log.path) if keep else None
+        if self.keeper is not None:
+            self.pipeline.on_close = self._keep
+        self._finished = False
         # Traces no agent touched are skipped when no rule could hit them.
         self.sifter = Sifter(ruleset.contracts.signals) if sift and ruleset.agent_only else None
         self.done = Committed()
@@ -142,6 +153,11 @@ class Driver:
     def finish(self) -> None:
         """Close every open trace and run: the end of a backfill, or a shutdown."""
         self.done.pending.extend(self.pipeline.finish())
+        self._finished = True  # the next commit writes every kept trace still buffered
+
+    def _keep(self, traces: list[Group]) -> None:
+        if self.keeper is not None:
+            self.keeper.add(r for t in traces for r in t.records)
 
     def restore(self) -> int:
         """Open again the runs the log says a previous process left open."""
@@ -186,6 +202,9 @@ class Driver:
             done.aside = []
         self.log.record_losses(self.source, pipeline.take_losses())
         self.log.record_runs(pipeline.runs.take())
+        keeper = self.keeper
+        if keeper is not None and (self._finished or keeper.due()):
+            keeper.flush()  # never raises: a failure is counted, the rows are written
         return new
 
     def _isolate(self, hits: list[Hit], run_state: RunState) -> int:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from spansift.model import Hit, Span, SpanRecord
+from spansift.model import AttrValue, Hit, Signal, Span, SpanRecord
 from spansift.normalize import compact, fields_of
 from spansift.runcount import RunCounter
 from spansift.runs import resolve, state
@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 MAX_CONTEXT_SPANS = 500
 MAX_LINKED_CALLS = 100_000
 RecordKey = tuple[str, str, str]
+# A span's canonical fields (with a contracts file's signals): `normalize.fields_of`.
+Normalize = Callable[[Span, Sequence[Signal]], dict[str, AttrValue]]
 
 
 @dataclass(slots=True)
@@ -60,8 +62,12 @@ class Pipeline:
         limits: AssemblyLimits | None = None,
         clock: Callable[[], float] = time.monotonic,
         save_runs: bool = True,
+        normalize: Normalize = fields_of,
     ) -> None:
         self.ruleset = ruleset
+        self._normalize = normalize
+        # Told the traces that close, before they are judged (keeping them, see store.kept).
+        self.on_close: Callable[[list[Group]], None] | None = None
         self.counts = Counts()
         self._clock = clock
         self._signals = ruleset.contracts.signals
@@ -87,9 +93,10 @@ class Pipeline:
         n = 0
         keep = self._keep
         runs = self.runs
+        normalize = self._normalize
         for span in spans:
             n += 1
-            fields = fields_of(span, signals)
+            fields = normalize(span, signals)
             if span.parent_span_id is None:
                 runs.add(span, fields)
             assembler.add(compact(SpanRecord(span, fields), keep), now, tag)
@@ -179,6 +186,8 @@ class Pipeline:
         pass: a busy session closes many at once, and judging each alone would resolve
         the whole run again for every one of them.
         """
+        if traces and self.on_close is not None:
+            self.on_close(traces)
         out: list[Hit] = []
         sessions: dict[str, list[Group]] = {}
         # In the order they happened, so a pause is held before the trace resuming it closes.

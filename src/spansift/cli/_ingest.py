@@ -25,6 +25,7 @@ from spansift.cli._common import (
 from spansift.cli._forward import forward
 from spansift.cli._group import INTERRUPTED
 from spansift.cli._interrupt import stop_on_interrupt
+from spansift.cli._keep import keep_options, keeping
 from spansift.cli._open import HeldError, open_log
 from spansift.cli._remote import current_token, token_option
 from spansift.decide.owners import router
@@ -95,6 +96,7 @@ def _check_inputs(paths: tuple[Path, ...]) -> None:
 )
 @token_option
 @owners_option
+@keep_options
 def ingest(
     paths: tuple[Path, ...],
     db: str,
@@ -104,6 +106,8 @@ def ingest(
     shift_to_now: bool,
     via_serve: bool,
     owners: str | None,
+    keep_traces: bool,
+    keep_max: int,
 ) -> None:
     """Read OTLP files (.json, .jsonl, .pb, optionally .gz) or folders of them into the log.
 
@@ -117,6 +121,9 @@ def ingest(
     if via_serve and shift_to_now:
         fail("--shift-to-now works on the rows ingest writes itself; drop --via-serve")
     if via_serve:
+        if keep_traces:
+            fail("--via-serve: the receiver keeps traces if it was started with --keep-traces; "
+                 "drop --keep-traces")  # fmt: skip
         if rule_paths or contracts or no_default_rules:
             fail("--via-serve: the receiver runs its own rules; drop --rules, --contracts and "
                  "--no-default-rules, or restart serve with them")  # fmt: skip
@@ -125,7 +132,7 @@ def ingest(
     ruleset = load_rules(rule_paths, contracts, no_default_rules=no_default_rules)
     if shift_to_now and STDIN in paths:
         fail("--shift-to-now reads the files twice; save standard input to a file first")
-    with private_files():  # the log and its WAL: owner only
+    with private_files(), keeping(db, keep_traces, keep_max, click.echo):  # owner only
         _ingest(paths, db, ruleset, shift_to_now=shift_to_now, owners=owners, contracts=contracts)
 
 

@@ -18,6 +18,7 @@ from spansift.cli._common import (
     rules_options,
     webhook_targets,
 )
+from spansift.cli._keep import keep_options, keeping
 from spansift.cli._serve_log import Summary, say
 from spansift.cli._serve_start import check_tls, start
 from spansift.notify.webhooks import Hook
@@ -170,6 +171,7 @@ def _pushing(hooks: Sequence[Hook]) -> str:
     help="Emit each new exception and decision as an OTLP log record, plus metrics, to the "
     "endpoint of the standard OTEL_EXPORTER_OTLP_* variables (env SPANSIFT_OTEL_EXPORT).",
 )
+@keep_options
 @click.option(
     "--test-pause-file",
     hidden=True,
@@ -200,6 +202,8 @@ def serve(
     summary_every: float,
     hooks_file: str | None,
     otel_export: bool,
+    keep_traces: bool,
+    keep_max: int,
     test_pause_file: str | None,
 ) -> None:
     """Receive OTLP traces (gRPC and HTTP) and keep the exception log up to date.
@@ -227,7 +231,7 @@ def serve(
         owners=owner_rules(owners, contracts), otel_export=otel_export, hooks=tuple(hooks),
     )  # fmt: skip
     # The log, its WAL, the spool and the token are evidence: readable by the owner only.
-    with private_files():
+    with private_files(), keeping(db, keep_traces, keep_max, say):
         _run(config, ruleset, summary_every)
 
 

@@ -49,7 +49,8 @@ def _value(value: Any) -> AttrValue:
     return value  # type: ignore[no-any-return]
 
 
-def _mapping(value: Any) -> dict[str, AttrValue]:
+def thawed(value: Any) -> dict[str, AttrValue]:
+    """Attributes (or fields) from decoded JSON: arrays back to tuples."""
     return {str(k): _value(v) for k, v in value.items()} if isinstance(value, dict) else {}
 
 
@@ -89,12 +90,12 @@ def load(text: str) -> list[SpanRecord]:
                 end_ns=int(item["e"]),
                 status=StatusCode(int(item["c"])),
                 status_message=str(item["m"]),
-                attributes=_mapping(item["a"]),
-                events=tuple(Event(str(n), int(t), _mapping(a)) for n, t, a in item["v"]),
-                resource=_mapping(item["r"]),
+                attributes=thawed(item["a"]),
+                events=tuple(Event(str(n), int(t), thawed(a)) for n, t, a in item["v"]),
+                resource=thawed(item["r"]),
                 scope=str(item["o"]),
             )
-            out.append(SpanRecord(span, _mapping(item["f"]), str(item["i"])))
+            out.append(SpanRecord(span, thawed(item["f"]), str(item["i"])))
         except (KeyError, TypeError, ValueError):
             continue
     return out
