@@ -20,6 +20,7 @@ from spansift.cli._export import export
 from spansift.cli._group import Main
 from spansift.cli._ingest import ingest
 from spansift.cli._log import ls, query, stats
+from spansift.cli._rederive import rederive_command
 from spansift.cli._review import grants_report, notify, review, suggest
 from spansift.cli._serve import serve
 from spansift.cli._show import show
@@ -33,6 +34,7 @@ def main() -> None:
 
 
 main.add_command(ingest)
+main.add_command(rederive_command)
 main.add_command(ls)
 main.add_command(query)
 main.add_command(stats)
