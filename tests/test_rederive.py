@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -13,12 +14,16 @@ import yaml
 from click.testing import CliRunner, Result
 
 from spansift.cli import main
+from spansift.store import chain
 from spansift.store.kept import folder_of, kept_files
+from spansift.store.log import ExceptionLog
 
 ROOT = Path(__file__).parents[1]
 SAMPLE = ROOT / "examples" / "agent-traces.jsonl"
 FRAMEWORKS = sorted((ROOT / "tests" / "fixtures" / "frameworks").glob("*.json"))
 CORPUS = ROOT / "tests" / "fixtures" / "corpus"
+TRACES = ROOT / "tests" / "fixtures" / "traces"
+CONTRACTS = TRACES / "spansift.yaml"
 # The sample's four traces end at 08:26:41, 08:27:41, 08:28:41 and 08:29:41 (2025-11-22):
 # tool_error rows on the second and fourth, an unknown_tool row on the third.
 ALL = "2025-11-01"
@@ -194,6 +199,23 @@ def test_rows_of_traces_not_kept_are_never_withdrawn(tmp_path: Path) -> None:
     withdrawn = rows(db, "SELECT DISTINCT trace_id FROM exceptions WHERE status = 'withdrawn'")
     assert {t for (t,) in withdrawn} <= {f"7a3f1111{'0' * 23}{i}" for i in range(1, 5)}
     assert rows(db, "SELECT count(*) FROM exceptions WHERE status = 'open'") == [(3,)]
+
+
+def test_a_granted_use_stays_a_grant_use_after_the_grant_is_revoked(tmp_path: Path) -> None:
+    """A hit a grant covered when it arrived is no new row, even once the grant is gone."""
+    db = tmp_path / "log.duckdb"
+    with ExceptionLog(db) as log:  # a standing approval from before the trace
+        log.append(chain.GRANT, "grants", [(
+            "g1", "support-agent", "refund_order", "*", datetime(2025, 1, 1),
+            datetime(2030, 1, 1), "alice@example.com", "refunds are routine",
+        )])  # fmt: skip
+    ingest_kept(db, TRACES / "bypass.jsonl", extra=("--contracts", str(CONTRACTS)))
+    assert rows(db, "SELECT count(*) FROM exceptions") == [(0,)]
+    assert rows(db, "SELECT exception_type FROM grant_uses") == [("approval_bypassed",)]
+    ok("grant", "revoke", "g1", "--db", str(db), "--by", "bob", "--reason", "audit")
+    doc = rederive(db, "--contracts", str(CONTRACTS), "--since", ALL)
+    assert (doc["changes"], doc["unchanged"]) == ([], 1)
+    assert rows(db, "SELECT count(*) FROM exceptions") == [(0,)]
 
 
 def test_a_tampered_withdrawal_is_caught_by_verify(tmp_path: Path) -> None:

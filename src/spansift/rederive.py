@@ -64,7 +64,8 @@ class Rederived:
     window_traces: int = 0
     spans: int = 0
     produced: int = 0  # rows the rules produce over what was read
-    unchanged: int = 0  # of them, rows the log already holds (and not withdrawn)
+    # Of them, rows the log already holds (not withdrawn), or recorded as grant uses instead.
+    unchanged: int = 0
     changes: list[Change] = field(default_factory=list)
 
     def total(self, change: str) -> int:
@@ -107,6 +108,17 @@ def _existing(log: ExceptionLog, traces: Sequence[str]) -> dict[str, tuple[str, 
     return {str(r[0]): (str(r[1]), str(r[2]), str(r[3]), bool(r[4])) for r in rows}
 
 
+def _granted(log: ExceptionLog, traces: Sequence[str]) -> set[str]:
+    """Ids of the rows of `traces` a grant covered: recorded as grant uses, not as rows."""
+    if not traces:
+        return set()
+    _, rows = log.query(
+        "SELECT exception_id FROM grant_uses WHERE trace_id IN (SELECT unnest(?::VARCHAR[]))",
+        [list(traces)],
+    )
+    return {str(r[0]) for r in rows}
+
+
 def rederive(
     db: str | Path, log: ExceptionLog, ruleset: RuleSet, since: datetime, *, dry_run: bool = False
 ) -> Rederived:
@@ -121,6 +133,8 @@ def rederive(
     result.traces, result.spans = len(window.traces), window.spans
     result.window_traces = len(window.in_window)
     existing = _existing(log, sorted(window.traces))  # before anything is written
+    # A grant that covered a hit may have expired since: the hit stays a grant use.
+    granted = _granted(log, sorted(window.traces))
     if not dry_run:
         log.set_fingerprints(ruleset.fingerprints())
     stored: dict[Key, dict[str, AttrValue]] = {}
@@ -134,8 +148,11 @@ def rederive(
     def take() -> None:
         nonlocal noted
         pending = driver.done.pending
-        for hit in pending[noted:]:
+        fresh = pending[noted:]
+        for hit in fresh:
             produced.setdefault(hit_id(hit), (hit.match.exception_type, hit.match.rule_id))
+        if granted:
+            pending[noted:] = [h for h in fresh if hit_id(h) not in granted]
         noted = len(pending)
         if dry_run:
             driver.done.pending, noted = [], 0
@@ -152,6 +169,8 @@ def rederive(
     take()
     if not dry_run:
         _commit(driver)
+    for row_id in granted.intersection(produced):
+        existing.setdefault(row_id, (*produced[row_id], "", False))
     return _difference(result, log, produced, existing, window.in_window)
 
 

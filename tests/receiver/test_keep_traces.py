@@ -32,6 +32,9 @@ def test_serve_keeps_closed_traces_for_rederive(make_server: Callable[..., Serve
     assert status == 200
     traces = trace_ids(spans)
     wait_for(lambda: count_exceptions(server, traces) == 3, timeout_s=20, what="three rows")
+    held = spansift("rederive", "--db", str(server.db), cwd=server.workdir, check=False)
+    assert held.returncode == 1
+    assert "is held by spansift serve" in held.stderr and "Traceback" not in held.stderr
     server.signal(signal.SIGTERM)
     assert server.wait() == 0
     assert f"kept 6 spans of closed traces in {folder_of(server.db)}" in server.output()

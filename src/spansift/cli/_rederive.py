@@ -56,18 +56,14 @@ def rederive_command(
     shows `withdrawn`); withdrawn rows produced again are reinstated. Prints the
     difference per exception type and rule. Rows of traces that were not kept are
     never withdrawn. `--dry-run` prints the same difference and writes nothing.
+    It needs the database file: stop `spansift serve` first (it writes what it
+    kept when it stops).
     """
     start = parse_time(since, "--since")
     ruleset = load_rules(rule_paths, contracts, no_default_rules=no_default_rules)
     routing = router(owner_rules(owners, contracts))
     if not Path(db).exists():
         fail(f"no exception log at {db}: run `spansift ingest` or `spansift serve` first")
-    folder = folder_of(db)
-    if not kept_files(folder):
-        fail(
-            f"no kept traces in {folder}: start `spansift serve` or `spansift ingest` with "
-            "--keep-traces, then rederive over what they kept"
-        )
     with private_files():
         try:
             log = open_log(db, read_only=dry_run)
@@ -82,6 +78,12 @@ def rederive_command(
             raise
         log.route_owner = routing
         with log:
+            folder = folder_of(db)
+            if not kept_files(folder):
+                fail(
+                    f"no kept traces in {folder}: start `spansift serve` or `spansift ingest` "
+                    "with --keep-traces, then rederive over what they kept"
+                )
             result = rederive(db, log, ruleset, start, dry_run=dry_run)
     emit(_json(result) if fmt == "json" else _text(result, db), out)
 
