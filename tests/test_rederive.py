@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 
 from spansift.cli import main
 from spansift.store import chain
-from spansift.store.kept import folder_of, kept_files
+from spansift.store.kept import folder_of, kept_files, parse_size
 from spansift.store.log import ExceptionLog
 
 ROOT = Path(__file__).parents[1]
@@ -285,3 +285,27 @@ def test_out_writes_what_stdout_would_show(tmp_path: Path) -> None:
         assert out.read_text() == shown
     assert "no difference" in (tmp_path / "out.text").read_text()
     assert json.loads((tmp_path / "out.json").read_text())["unchanged"] == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("2GiB", 2 << 30), ("500MiB", 500 << 20), ("1.5GB", 1_500_000_000), ("4096", 4096),
+     ("64 kib", 64 << 10)],
+)  # fmt: skip
+def test_sizes_read_as_people_write_them(text: str, size: int) -> None:
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "lots", "-1GiB", "0", "2 parsecs"])
+def test_a_bad_size_says_what_a_size_looks_like(text: str) -> None:
+    with pytest.raises(ValueError, match=r"use e\.g\. 2GiB"):
+        parse_size(text)
+
+
+def test_a_write_cut_short_is_cleaned_up(tmp_path: Path) -> None:
+    """A `.part` file a crash left is removed when keeping starts again; it never counts."""
+    db = tmp_path / "log.duckdb"
+    folder_of(db).mkdir()
+    (folder_of(db) / "20260101T000000000000Z.parquet.part").write_bytes(b"half")
+    ingest_kept(db, SAMPLE)
+    assert [p.suffix for p in folder_of(db).iterdir()] == [".parquet"]

@@ -32,7 +32,7 @@ from typing import Any
 
 import duckdb
 
-from spansift.evidence import bounded, is_redacted, safe_attributes
+from spansift.evidence import MAX_ATTRIBUTES, bounded, is_redacted, safe_attributes
 from spansift.model import AttrValue, Event, Span, SpanKind, SpanRecord, StatusCode
 from spansift.runs.state import thawed
 
@@ -78,7 +78,10 @@ def parse_size(text: str) -> int:
 
 
 def _fields(fields: Mapping[str, AttrValue]) -> dict[str, Any]:
-    """Canonical fields with evidence's redaction: redacted keys out, values scrubbed."""
+    """Canonical fields with evidence's redaction: redacted keys out, values scrubbed
+    (`safe_attributes`, without its cap on how many: a span's fields are all kept)."""
+    if len(fields) <= MAX_ATTRIBUTES:
+        return safe_attributes(fields)
     return {
         key: bounded(value, scrubbed=not key.startswith(_OWN_PREFIX))
         for key, value in fields.items()
@@ -114,6 +117,8 @@ class TraceKeeper:
         self._since = 0.0  # when the oldest buffered row arrived (monotonic)
         self._lock = threading.Lock()
         self._last_name = ""
+        for part in self.folder.glob("*.parquet.part"):  # a write a crash cut short
+            part.unlink(missing_ok=True)
 
     def add(self, records: Iterable[SpanRecord]) -> None:
         """Buffer the records of traces that closed (a record made for an item is skipped)."""
