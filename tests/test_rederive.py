@@ -182,6 +182,16 @@ def test_added_rule_adds_rows_through_the_write_path(tmp_path: Path) -> None:
     }
 
 
+def test_an_added_rule_that_contains_suspends_nothing(tmp_path: Path) -> None:
+    """Last month's rows are no incident now: a new `contain:` rule adds rows, no suspension."""
+    db = tmp_path / "log.duckdb"
+    ingest_kept(db, SAMPLE)
+    rule = GET_ORDER_POLICY.replace("    when:", "    contain: agent\n    when:")
+    doc = rederive(db, "--rules", str(rules_dir(tmp_path, "contain", rule)), "--since", ALL)
+    assert changes(doc) == {("added", "policy_violation", "get_order_watch", 1)}
+    assert rows(db, "SELECT count(*) FROM suspensions") == [(0,)]
+
+
 def test_rows_of_traces_not_kept_are_never_withdrawn(tmp_path: Path) -> None:
     """Outside the window, or written before keeping was on: the rows stay as they are."""
     db = tmp_path / "log.duckdb"
@@ -285,6 +295,17 @@ def test_out_writes_what_stdout_would_show(tmp_path: Path) -> None:
         assert out.read_text() == shown
     assert "no difference" in (tmp_path / "out.text").read_text()
     assert json.loads((tmp_path / "out.json").read_text())["unchanged"] == 3
+
+
+def test_a_damaged_kept_file_is_one_clear_error(tmp_path: Path) -> None:
+    db = tmp_path / "log.duckdb"
+    ingest_kept(db, SAMPLE)
+    (kept,) = kept_files(folder_of(db))
+    kept.write_bytes(kept.read_bytes()[:100])
+    result = run("rederive", "--db", str(db), "--since", ALL)
+    assert result.exit_code == 1
+    assert f"Error: cannot read the kept traces in {folder_of(db)}" in result.output
+    assert rows(db, "SELECT count(*) FROM withdrawals") == [(0,)]
 
 
 @pytest.mark.parametrize(

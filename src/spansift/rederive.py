@@ -15,7 +15,8 @@ The difference, per exception type and rule:
 - **reinstated**: withdrawn rows the rules produce again (a chained `reinstate` row).
 
 Rows of traces not kept (outside the window, or from before keeping was on) are never
-withdrawn. With `dry_run` nothing is written.
+withdrawn. New rows suspend nothing (a rule's `contain:` is for what happens now), and a
+hit a grant covered when it arrived stays a grant use. With `dry_run` nothing is written.
 """
 
 from __future__ import annotations
@@ -23,13 +24,13 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
 from spansift.drive import Driver
 from spansift.ingest import WRITE_BATCH
-from spansift.model import AttrValue, Signal, Span
+from spansift.model import AttrValue, Hit, Signal, Span
 from spansift.normalize import fields_of
 from spansift.normalize.signals import apply as apply_signals
 from spansift.pipeline import Normalize
@@ -151,8 +152,8 @@ def rederive(
         fresh = pending[noted:]
         for hit in fresh:
             produced.setdefault(hit_id(hit), (hit.match.exception_type, hit.match.rule_id))
-        if granted:
-            pending[noted:] = [h for h in fresh if hit_id(h) not in granted]
+        # Rows of past traces are evidence, not an incident now: no rule suspends from them.
+        pending[noted:] = [_uncontained(h) for h in fresh if hit_id(h) not in granted]
         noted = len(pending)
         if dry_run:
             driver.done.pending, noted = [], 0
@@ -172,6 +173,12 @@ def rederive(
     for row_id in granted.intersection(produced):
         existing.setdefault(row_id, (*produced[row_id], "", False))
     return _difference(result, log, produced, existing, window.in_window)
+
+
+def _uncontained(hit: Hit) -> Hit:
+    if hit.match.contain is None:
+        return hit
+    return replace(hit, match=replace(hit.match, contain=None))
 
 
 def _commit(driver: Driver) -> None:

@@ -32,6 +32,7 @@ from typing import Any
 
 import duckdb
 
+from spansift.errors import SpansiftError
 from spansift.evidence import MAX_ATTRIBUTES, bounded, is_redacted, safe_attributes
 from spansift.model import AttrValue, Event, Span, SpanKind, SpanRecord, StatusCode
 from spansift.runs.state import thawed
@@ -309,7 +310,12 @@ class KeptTraces:
     def window(self, since_ns: int) -> tuple[Window, Iterator[list[tuple[Span, dict[str, Any]]]]]:
         """The window from `since_ns` on, and its spans in batches, in event-time order."""
         con = duckdb.connect(":memory:")
-        con.execute(_CHOSEN, [[str(f) for f in self.files], since_ns])
+        try:
+            con.execute(_CHOSEN, [[str(f) for f in self.files], since_ns])
+        except duckdb.Error as exc:
+            con.close()
+            msg = f"cannot read the kept traces in {self.folder}: {exc}"
+            raise SpansiftError(msg) from exc
         traces = con.execute(
             "SELECT trace_id, bool_or(in_window), count(*) FROM chosen GROUP BY trace_id"
         ).fetchall()
