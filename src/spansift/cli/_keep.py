@@ -28,6 +28,7 @@ def keep_options(func: F) -> F:
         "keep_max",
         default=DEFAULT_MAX,
         show_default=True,
+        metavar="SIZE",
         callback=_size,
         help="Size cap of the kept traces (e.g. 500MiB, 2GiB); the oldest files go first.",
     )(func)
