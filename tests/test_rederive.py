@@ -14,8 +14,9 @@ import yaml
 from click.testing import CliRunner, Result
 
 from spansift.cli import main
+from spansift.model import Span, SpanRecord, StatusCode
 from spansift.store import chain
-from spansift.store.kept import folder_of, kept_files, parse_size
+from spansift.store.kept import TraceKeeper, folder_of, kept_files, parse_size
 from spansift.store.log import ExceptionLog
 
 ROOT = Path(__file__).parents[1]
@@ -330,3 +331,12 @@ def test_a_write_cut_short_is_cleaned_up(tmp_path: Path) -> None:
     (folder_of(db) / "20260101T000000000000Z.parquet.part").write_bytes(b"half")
     ingest_kept(db, SAMPLE)
     assert [p.suffix for p in folder_of(db).iterdir()] == [".parquet"]
+
+
+def test_keeping_never_raises_into_the_write_path(tmp_path: Path) -> None:
+    """A record that cannot be made a row is counted as not kept; adding it does not raise."""
+    keeper = TraceKeeper(tmp_path / "log.duckdb", 1 << 20)
+    odd = Span("a" * 32, "b" * 16, None, "x", "not a kind", 0, 1, StatusCode.OK)  # type: ignore[arg-type]
+    keeper.add([SpanRecord(odd, {})])
+    assert (keeper.failed, keeper.kept, keeper.buffered) == (1, 0, 0)
+    assert keeper.last_error is not None and "ValueError" in keeper.last_error

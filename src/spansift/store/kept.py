@@ -118,12 +118,23 @@ class TraceKeeper:
         self._since = 0.0  # when the oldest buffered row arrived (monotonic)
         self._lock = threading.Lock()
         self._last_name = ""
-        for part in self.folder.glob("*.parquet.part"):  # a write a crash cut short
-            part.unlink(missing_ok=True)
+        try:
+            for part in self.folder.glob("*.parquet.part"):  # a write a crash cut short
+                part.unlink(missing_ok=True)
+        except OSError as exc:
+            self.last_error = f"{type(exc).__name__}: {exc}"
 
     def add(self, records: Iterable[SpanRecord]) -> None:
-        """Buffer the records of traces that closed (a record made for an item is skipped)."""
-        rows = [row_of(r) for r in records if not r.item]
+        """Buffer the records of traces that closed (a record made for an item is skipped).
+
+        Never raises: it runs while traces close, before their rows are written.
+        """
+        taken = [r for r in records if not r.item]
+        try:
+            rows = [row_of(r) for r in taken]
+        except Exception as exc:  # whatever it is, the rows must still be written
+            self._failed(len(taken), exc)
+            return
         if not rows:
             return
         with self._lock:
@@ -158,13 +169,20 @@ class TraceKeeper:
             try:
                 self._write(rows)
             except (OSError, duckdb.Error) as exc:
-                self.failed += len(rows)
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                _logger.error("spansift: %s spans not kept: %s", len(rows), self.last_error)
+                self._failed(len(rows), exc)
                 return 0
             self.kept += len(rows)
-            self._apply_cap()
+            try:
+                self._apply_cap()
+            except OSError as exc:
+                self.last_error = f"cannot apply the size cap: {exc}"
+                _logger.error("spansift: %s", self.last_error)
             return len(rows)
+
+    def _failed(self, spans: int, exc: BaseException) -> None:
+        self.failed += spans
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        _logger.error("spansift: %s spans not kept: %s", spans, self.last_error)
 
     def _name(self) -> str:
         name = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
