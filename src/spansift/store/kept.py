@@ -283,9 +283,10 @@ class Window:
     spans: int
 
 
+# The traces a window reads (ids only: the spans are read once, in order, by `_SPANS`).
 _CHOSEN = """
 CREATE TEMP TABLE chosen AS
-WITH spans AS (SELECT * FROM read_parquet(?, filename = true)),
+WITH spans AS (SELECT trace_id, span_id, session, end_ns FROM read_parquet(?)),
 win AS (SELECT DISTINCT trace_id FROM spans WHERE end_ns >= ?),
 sessions AS (
     SELECT DISTINCT session FROM spans WHERE session IS NOT NULL
@@ -295,9 +296,16 @@ traces AS (
     SELECT trace_id FROM win
     UNION SELECT DISTINCT trace_id FROM spans WHERE session IN (SELECT session FROM sessions)
 )
-SELECT * EXCLUDE (filename), trace_id IN (SELECT trace_id FROM win) AS in_window
-FROM spans WHERE trace_id IN (SELECT trace_id FROM traces)
+SELECT trace_id, trace_id IN (SELECT trace_id FROM win) AS in_window,
+       count(DISTINCT span_id) AS spans
+FROM spans WHERE trace_id IN (SELECT trace_id FROM traces) GROUP BY trace_id
+"""
+# Their spans in event-time order; a span kept twice (a trace reopened) is read once.
+_SPANS = """
+SELECT * EXCLUDE (filename) FROM read_parquet(?, filename = true)
+WHERE trace_id IN (SELECT trace_id FROM chosen)
 QUALIFY row_number() OVER (PARTITION BY trace_id, span_id ORDER BY filename DESC) = 1
+ORDER BY end_ns, trace_id, span_id
 """
 
 
@@ -327,16 +335,19 @@ class KeptTraces:
 
     def window(self, since_ns: int) -> tuple[Window, Iterator[list[tuple[Span, dict[str, Any]]]]]:
         """The window from `since_ns` on, and its spans in batches, in event-time order."""
+        files = [str(f) for f in self.files]
         con = duckdb.connect(":memory:")
         try:
-            con.execute(_CHOSEN, [[str(f) for f in self.files], since_ns])
+            # A long window sorts more than memory holds: DuckDB spills beside the files.
+            spill = str(self.folder / ".spill").replace("'", "''")
+            con.execute(f"SET temp_directory = '{spill}'")
+            con.execute(_CHOSEN, [files, since_ns])
+            traces = con.execute("SELECT trace_id, in_window, spans FROM chosen").fetchall()
+            cursor = con.execute(_SPANS, [files])
         except duckdb.Error as exc:
             con.close()
             msg = f"cannot read the kept traces in {self.folder}: {exc}"
             raise SpansiftError(msg) from exc
-        traces = con.execute(
-            "SELECT trace_id, bool_or(in_window), count(*) FROM chosen GROUP BY trace_id"
-        ).fetchall()
         window = Window(
             tuple(self.files),
             since_ns,
@@ -344,12 +355,13 @@ class KeptTraces:
             frozenset(str(t) for t, _, _ in traces),
             sum(int(n) for _, _, n in traces),
         )
-        return window, _batches(con)
+        return window, _batches(con, cursor)
 
 
-def _batches(con: duckdb.DuckDBPyConnection) -> Iterator[list[tuple[Span, dict[str, Any]]]]:
+def _batches(
+    con: duckdb.DuckDBPyConnection, cursor: duckdb.DuckDBPyConnection
+) -> Iterator[list[tuple[Span, dict[str, Any]]]]:
     try:
-        cursor = con.execute("SELECT * FROM chosen ORDER BY end_ns, trace_id, span_id")
         while rows := cursor.fetchmany(READ_BATCH):
             yield [_span(row) for row in rows]
     finally:
