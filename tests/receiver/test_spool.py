@@ -15,22 +15,44 @@ from spansift.receiver._wire import TooLargeError, decompress, token_ok
 LIMIT = 1 << 20
 
 
-def test_records_come_back_in_order_across_segments(tmp_path: Path) -> None:
-    """Records appended over several segments are read back in order and then deleted."""
-    spool = Spool(tmp_path / "s", segment_bytes=300, max_record_bytes=LIMIT)
-    payloads = [bytes([i]) * 100 for i in range(10)]
+def _spool_of(path: Path, count: int) -> tuple[Spool, list[bytes]]:
+    """A spool of small segments holding `count` records of 100 bytes, and their payloads."""
+    spool = Spool(path, segment_bytes=300, max_record_bytes=LIMIT)
+    payloads = [bytes([i]) * 100 for i in range(count)]
     for p in payloads:
         spool.append(KIND_PROTOBUF, p)
-    assert spool.segment_count() > 3
-    assert spool.backlog()[1] == 10
+    return spool, payloads
+
+
+def _consume_all(spool: Spool, per_batch: int) -> list[bytes]:
     got = []
     while spool.wait(0):
-        batch = spool.read(3, LIMIT)
+        batch = spool.read(per_batch, LIMIT)
         got.extend(r.payload for r in batch)
         spool.consume(batch)
-    assert got == payloads
+    return got
+
+
+def test_records_come_back_in_order_across_segments(tmp_path: Path) -> None:
+    """Records appended over several segments are read back in order and then deleted."""
+    spool, payloads = _spool_of(tmp_path / "s", 10)
+    assert spool.segment_count() > 3
+    assert spool.backlog()[1] == 10
+    assert _consume_all(spool, 3) == payloads
     assert spool.backlog() == (0, 0)
     assert list((tmp_path / "s").glob("*.seg")) == []
+    spool.close()
+
+
+def test_rewind_reads_kept_segments_again_without_counting_them_twice(tmp_path: Path) -> None:
+    """After `rewind` the kept segments are read again; the backlog ends at zero, not below."""
+    spool, payloads = _spool_of(tmp_path / "s", 6)
+    first = spool.read(4, LIMIT)
+    spool.consume(first[:2], keep_from=first[0].end[0])  # an open trace keeps its segment
+    assert spool.backlog()[1] == 4
+    spool.rewind()
+    assert _consume_all(spool, 2) == payloads
+    assert spool.backlog() == (0, 0)
     spool.close()
 
 

@@ -85,6 +85,7 @@ class Spool:
         self._appended_records = 0
         self._consumed_bytes = 0
         self._consumed_records = 0
+        self._consumed_end = (0, 0)  # past the last record consumed: a replay is not counted
         # consumer side
         self._rseg = 0
         self._roff = 0
@@ -317,11 +318,20 @@ class Spool:
         """
         if not records:
             return
-        size = sum(HEADER.size + len(r.payload) for r in records)
         with self._cond:
-            self._consumed_bytes += size
-            self._consumed_records += len(records)
+            fresh = [r for r in records if r.end > self._consumed_end]
+            self._consumed_end = max(self._consumed_end, records[-1].end)
+            self._consumed_bytes += sum(HEADER.size + len(r.payload) for r in fresh)
+            self._consumed_records += len(fresh)
             self._drop_consumed_locked(records[-1].end, keep_from)
+
+    def rewind(self) -> None:
+        """Read again from the oldest segment on disk, as a restart would (the consumer lost
+        what it had read); records consumed before are not counted again when re-consumed."""
+        with self._cond:
+            self._close_reader()
+            if self._segments:
+                self._rseg, self._roff = self._segments[0], 0
 
     def release(self, keep_from: int | None) -> None:
         """Delete consumed segments before `keep_from` (None: every consumed one).
