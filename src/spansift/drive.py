@@ -89,6 +89,7 @@ class Driver:
         sift: bool = True,
         normalize: Normalize = fields_of,
         keep: bool = True,
+        pipeline: Pipeline | None = None,
     ) -> None:
         self.log = log
         self.source = source
@@ -96,7 +97,8 @@ class Driver:
         clock = self.event_clock if self.event_clock is not None else time.monotonic
         chosen = limits or (EVENT_TIME_LIMITS if event_time else None)
         # A backfill (event time) closes every run at its end: it keeps no run state.
-        self.pipeline = Pipeline(
+        # `pipeline` is one built elsewhere (the receiver's judge process, which also sifts).
+        self.pipeline = pipeline or Pipeline(
             ruleset, limits=chosen, clock=clock, save_runs=not event_time, normalize=normalize
         )
         # Closed traces are kept as Parquet beside the log when that is on (`store.kept`).
@@ -105,7 +107,11 @@ class Driver:
             self.pipeline.on_close = self._keep
         self._finished = False
         # Traces no agent touched are skipped when no rule could hit them.
-        self.sifter = Sifter(ruleset.contracts.signals) if sift and ruleset.agent_only else None
+        self.sifter = (
+            Sifter(ruleset.contracts.signals)
+            if sift and ruleset.agent_only and pipeline is None
+            else None
+        )
         self.done = Committed()
 
     # -- input ------------------------------------------------------------------

@@ -143,6 +143,11 @@ def configure_redaction(
     return policy
 
 
+def active_redaction() -> RedactionPolicy:
+    """The policy in force in this process (to hand to another process that holds spans)."""
+    return _active[0]
+
+
 def redaction_from(doc: object, where: str) -> RedactionPolicy:
     """Configure from a parsed `redaction:` section (`keys`, `prefixes`, `patterns`)."""
     if doc is None:

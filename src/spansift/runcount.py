@@ -43,3 +43,7 @@ class RunCounter:
         """The counts since the last call (and forget them)."""
         counts, self._counts = dict(self._counts), Counter()
         return counts
+
+    def merge(self, counts: Mapping[tuple[date, str], int]) -> None:
+        """Add counts another counter took (a pipeline running in another process)."""
+        self._counts.update(counts)

@@ -22,7 +22,7 @@ from spansift.cli._keep import keep_options, keeping
 from spansift.cli._serve_log import Summary, say
 from spansift.cli._serve_start import check_tls, start
 from spansift.notify.webhooks import Hook
-from spansift.receiver import Limits, ReceiverConfig
+from spansift.receiver import Limits, ReceiverConfig, RuleSource
 from spansift.rules import RuleSet
 
 
@@ -173,6 +173,15 @@ def _pushing(hooks: Sequence[Hook]) -> str:
 )
 @keep_options
 @click.option(
+    "--judges",
+    type=click.IntRange(0, 1),
+    default=1,
+    show_default=True,
+    help="Processes judging spans beside the receiver's own (intake, spool, database): 1 "
+    "uses a second core; 0 judges on a thread of the receiver. One at most: a session's "
+    "traces must be judged in one place.",
+)
+@click.option(
     "--test-pause-file",
     hidden=True,
     help="Testing only: while this file exists the worker processes nothing.",
@@ -204,6 +213,7 @@ def serve(
     otel_export: bool,
     keep_traces: bool,
     keep_max: int,
+    judges: int,
     test_pause_file: str | None,
 ) -> None:
     """Receive OTLP traces (gRPC and HTTP) and keep the exception log up to date.
@@ -229,6 +239,7 @@ def serve(
         run_window_s=run_window, tls_cert=tls_cert, tls_key=tls_key,
         request_log=say if verbose else None,
         owners=owner_rules(owners, contracts), otel_export=otel_export, hooks=tuple(hooks),
+        judges=judges, rules=RuleSource(rule_paths, contracts, not no_default_rules),
     )  # fmt: skip
     # The log, its WAL, the spool and the token are evidence: readable by the owner only.
     with private_files(), keeping(db, keep_traces, keep_max, say):

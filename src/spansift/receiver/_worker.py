@@ -10,6 +10,12 @@ are restored from the log.
 
 A record that cannot be decoded or processed is quarantined (with an evidence gap)
 and the rest flows on; a database that refuses writes is retried without consuming.
+
+With a judge process (`serve --judges 1`, see `_judge`) the driver's pipeline runs
+there: the worker sends each batch as bytes and commits the outcome, sending the next
+batch first so the judge works while the database writes. If the judge dies, the worker
+starts another, restores the open runs from the log and reads the spool again from its
+oldest segment, exactly as a restart of the receiver would.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from spansift.receiver._judge import JudgedPipeline, JudgeLostError
 from spansift.receiver._spool import KIND_JSON, Record, Spool
 from spansift.sources.otlp_json import parse_json
 from spansift.sources.otlp_proto import decode_request
@@ -56,44 +63,105 @@ class Worker:
         self.counters = counters
         self.committed_at = 0.0  # time.time() of the last commit, for stats
         self.restored_traces = 0
+        pipeline = driver.pipeline
+        self.judge = pipeline if isinstance(pipeline, JudgedPipeline) else None
         self._pause_file = pause_file  # test hook: while this file exists, nothing is processed
         self._stopping = threading.Event()
+        self._closing = False
         self._thread = threading.Thread(target=self._run, name="spansift-worker", daemon=True)
 
     def start(self) -> None:
+        if self.judge is not None:
+            self.judge.start()
         self.restored_traces = self.driver.restore()
         self._thread.start()
 
     def stop(self, deadline: float) -> bool:
         self._stopping.set()
         self._thread.join(max(0.0, deadline - time.monotonic()))
+        if self.judge is not None:
+            self._closing = True  # a thread still busy must not start another judge
+            self.judge.close(max(1.0, deadline - time.monotonic()))
         return not self._thread.is_alive() and self.spool.backlog()[1] == 0
 
     def alive(self) -> bool:
         return self._thread.is_alive()
 
     def _run(self) -> None:
-        spool = self.spool
         while True:
-            if not spool.wait(MAX_WAIT_S):
-                if self._stopping.is_set() and spool.backlog()[1] == 0:
-                    # Traces whose root ended are decided now; the rest stay in the spool
-                    # and are reassembled when the receiver starts again.
-                    self._close_traces(ended_roots=True, stopping=True)
+            try:
+                self._drive()
+                return
+            except JudgeLostError as exc:
+                if self._closing or not self._restart_judge(str(exc)):
                     return
-                self._close_traces()
-                continue
-            if self._pause_file and os.path.exists(self._pause_file):
-                if self._stopping.wait(MAX_WAIT_S / 4):
-                    return
-                continue
-            records = spool.read(BATCH_RECORDS, BATCH_BYTES)
-            spans = self._process(records)
-            self._tick()
+
+    def _drive(self) -> None:
+        spool = self.spool
+        sent: list[Record] | None = None  # with a judge: the batch it is working on
+        while True:
+            if sent is None:
+                if not spool.wait(MAX_WAIT_S):
+                    if self._stopping.is_set() and spool.backlog()[1] == 0:
+                        # Traces whose root ended are decided now; the rest stay in the spool
+                        # and are reassembled when the receiver starts again.
+                        self._close_traces(ended_roots=True, stopping=True)
+                        return
+                    self._close_traces()
+                    continue
+                if self._paused():
+                    if self._stopping.wait(MAX_WAIT_S / 4):
+                        return
+                    continue
+                sent = self._send(spool.read(BATCH_RECORDS, BATCH_BYTES))
+            records, sent = sent, None
+            spans = self._take(records)
+            if self.judge is not None and spool.wait(0.0) and not self._paused():
+                sent = self._send(spool.read(BATCH_RECORDS, BATCH_BYTES))
             while not self._commit(records, spans):
                 # While stopping, a failing database is not retried: the spool keeps the data.
                 if self._stopping.wait(RETRY_S):
                     return
+
+    def _paused(self) -> bool:
+        return self._pause_file is not None and os.path.exists(self._pause_file)
+
+    def _send(self, records: list[Record]) -> list[Record]:
+        if self.judge is not None:
+            self.judge.submit(records)
+        return records
+
+    def _take(self, records: list[Record]) -> int:
+        """Process `records` (or take the judge's outcome of them); the spans they held."""
+        judge = self.judge
+        if judge is None:
+            spans = self._process(records)
+            self._tick()
+            return spans
+        outcome = judge.collect()
+        self.driver.done.pending.extend(outcome.hits)
+        for index, reason in outcome.poisoned:
+            self._poison(records[index], reason)
+        return outcome.seen
+
+    def _restart_judge(self, why: str) -> bool:
+        """Start another judge and read the spool again; False if stopping meanwhile."""
+        message = f"{why}; starting another and replaying the spool"
+        _logger.error("spansift serve: %s", message)
+        self.counters.error(message)
+        assert self.judge is not None
+        while True:
+            try:
+                self.judge.start()
+                with self.driver.log.lock:
+                    self.driver.restore()
+                break
+            except JudgeLostError as exc:
+                self.counters.error(str(exc))
+                if self._stopping.wait(RETRY_S):
+                    return False
+        self.spool.rewind()
+        return True
 
     def _process(self, records: list[Record]) -> int:
         driver = self.driver
@@ -106,7 +174,7 @@ class Worker:
                 else:
                     driver.request(decode_request(record.payload), tag, record.payload)
             except Exception as exc:  # a poison record must not stop the receiver
-                self._poison(record, exc)
+                self._poison(record, f"{type(exc).__name__}: {exc}")
         return driver.spans_seen - before
 
     def _tick(self, *, ended_roots: bool = False) -> bool:
@@ -120,18 +188,22 @@ class Worker:
 
     def _close_traces(self, *, ended_roots: bool = False, stopping: bool = False) -> None:
         """While idle: evaluate traces (and runs) that went quiet, and write their hits."""
-        if not self._tick(ended_roots=ended_roots):
+        judge = self.judge
+        if judge is not None:
+            # A clean stop keeps no lingering trace (as below), in the judge.
+            hits = judge.tick(ended_roots=ended_roots, forget_lingering=stopping).hits
+            self.driver.done.pending.extend(hits)
+        elif not self._tick(ended_roots=ended_roots):
             return
-        pipeline = self.driver.pipeline
-        if stopping:
+        elif stopping:
             # A clean stop keeps no lingering trace: a late span after the restart is
             # judged on its own and marked incomplete.
-            pipeline.assembler.forget_lingering()
+            self.driver.pipeline.assembler.forget_lingering()
         if self._commit([], 0) and not self.spool.backlog()[1]:
-            self.spool.release(pipeline.oldest_open_tag())
+            self.spool.release(self.driver.pipeline.oldest_open_tag())
 
-    def _poison(self, record: Record, exc: Exception) -> None:
-        message = f"spooled request could not be processed: {type(exc).__name__}: {exc}"
+    def _poison(self, record: Record, reason: str) -> None:
+        message = f"spooled request could not be processed: {reason}"
         _logger.error("spansift serve: %s", message)
         self.counters.error(message)
         kind = "json" if record.kind == KIND_JSON else "protobuf"

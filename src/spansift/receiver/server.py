@@ -3,6 +3,8 @@
     HTTP / gRPC threads --validate--> spool (fsync) --ack-->
     worker thread: spool --> Driver (pipeline) --> ExceptionLog.write (one transaction per batch)
                    --> spool.consume (segments deleted)
+    with `judges=1` the driver's pipeline runs in a judge process (`_judge`), fed the
+    spooled bytes, so the receiver uses two cores.
 
 Threading contract: `start` and `stop` are called from one controlling thread
 (the CLI's main thread). Everything else runs on threads the receiver owns.
@@ -30,6 +32,7 @@ from spansift.notify.webhooks import Hook
 from spansift.receiver._grpc import start_grpc
 from spansift.receiver._http import OtlpHttpServer
 from spansift.receiver._intake import Intake, Limits
+from spansift.receiver._judge import JudgedPipeline, RuleSource
 from spansift.receiver._query import QueryService, lock_down
 from spansift.receiver._requestlog import GrpcLog, LoggedCounters, LoggedIntake, log_http
 from spansift.receiver._review_http import ReviewPages, reader
@@ -81,6 +84,8 @@ class ReceiverConfig:
     owners: tuple[OwnerRule, ...] = ()  # routing applied as rows are written
     otel_export: bool | None = None  # exceptions and decisions out as OTLP; None: the env var
     hooks: tuple[Hook, ...] = ()  # webhooks pushed one message per new or regressed pattern
+    judges: int = 0  # 1: the pipeline runs in a judge process (loading `rules`); 0: in-process
+    rules: RuleSource = field(default_factory=RuleSource)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +150,8 @@ class Receiver:
         intake_class = LoggedIntake if config.request_log else Intake
         self._intake = intake = intake_class(spool, self.counters, config.limits)
         limits = AssemblyLimits(run_window_s=config.run_window_s)
-        driver = Driver(self.ruleset, log, source="receiver", limits=limits)
+        judged = JudgedPipeline(self.ruleset, config.rules, limits) if config.judges else None
+        driver = Driver(self.ruleset, log, source="receiver", limits=limits, pipeline=judged)
         self._worker = Worker(spool, driver, self.counters, pause_file=config.pause_file)
         self._worker.start()
         # Review writes always need a token: the one given, else one kept beside the database.
@@ -243,6 +249,9 @@ class Receiver:
         doc["last_commit_at"] = worker.committed_at if worker else 0.0
         doc["restored_run_traces"] = worker.restored_traces if worker else 0
         doc["quarantined"] = worker.driver.done.quarantined if worker else 0
+        judge = worker.judge if worker else None
+        doc["judge_pid"] = judge.pid if judge else None
+        doc["judge_starts"] = judge.starts if judge else 0
         doc["rules"] = len(self.ruleset)
         doc["db"] = self.config.db
         doc["pid"] = os.getpid()

@@ -1,0 +1,123 @@
+"""The judge process: killed under load it is started again, and no span is lost or doubled."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+    OTLPSpanExporter as GrpcExporter,
+)
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+    OTLPSpanExporter as HttpExporter,
+)
+from opentelemetry.sdk.trace.export import SpanExportResult
+from receiver_helpers import Server, post, query_rows, tool_error_spans, wait_for
+
+from spansift.model import Event, Hit, Match, Severity, Span, SpanKind, StatusCode
+from spansift.receiver._judge_wire import Outcome, pack, unpack
+
+BATCHES = 24
+SPANS_PER_BATCH = 15  # traces, each a failed tool call under an agent span: one row each
+
+
+def _stats(server: Server) -> dict[str, Any]:
+    status, _, body = post(f"{server.url}/spansift/stats", b"", method="GET")
+    assert status == 200
+    doc: dict[str, Any] = json.loads(body)
+    return doc
+
+
+def _failed_tool_spans(spans: list[Any]) -> set[tuple[str, str]]:
+    return {
+        (f"{s.context.trace_id:032x}", f"{s.context.span_id:016x}")
+        for s in spans
+        if s.name.startswith("execute_tool")
+    }
+
+
+def test_a_killed_judge_is_restarted_and_every_row_arrives_exactly_once(
+    make_server: Callable[..., Server],
+) -> None:
+    """SIGKILL of the judge mid-stream: serve starts another, replays, and writes each row once."""
+    server = make_server("--judges", "1")
+    first = _stats(server)["judge_pid"]
+    assert first and first != server.proc.pid  # type: ignore[union-attr]
+    http = HttpExporter(endpoint=f"{server.url}/v1/traces", timeout=20)
+    grpc = GrpcExporter(endpoint=f"127.0.0.1:{server.grpc_port}", insecure=True, timeout=20)
+    expected: set[tuple[str, str]] = set()
+    exported = threading.Event()
+
+    def export() -> None:
+        for n in range(BATCHES):
+            spans = tool_error_spans(SPANS_PER_BATCH, f"j{n}")
+            exporter = http if n % 2 else grpc
+            assert exporter.export(spans) == SpanExportResult.SUCCESS
+            expected.update(_failed_tool_spans(spans))
+            if n == BATCHES // 3:
+                exported.set()
+
+    sender = threading.Thread(target=export)
+    sender.start()
+    exported.wait(30)
+    wait_for(lambda: _stats(server)["spans_processed"] > 0, what="the judge to be working")
+    os.kill(first, signal.SIGKILL)  # under load: batches in flight, more arriving
+    sender.join(120)
+    http.shutdown()
+    grpc.shutdown()
+    assert len(expected) == BATCHES * SPANS_PER_BATCH
+
+    stats = wait_for(lambda: (s := _stats(server))["judge_starts"] == 2 and s, what="a restart")
+    assert stats["judge_pid"] not in (None, first)
+    assert "the judge process exited with code -9" in stats["last_error"]
+    sql = "SELECT trace_id, span_id, count(*) AS n FROM exceptions GROUP BY ALL"
+    rows = wait_for(
+        lambda: (found := query_rows(server, sql)) and len(found) >= len(expected) and found,
+        timeout_s=60, what="a row per failed span",
+    )  # fmt: skip
+    assert {(r["trace_id"], r["span_id"]) for r in rows} == expected
+    assert {r["n"] for r in rows} == {1}, "no row written twice"
+    stats = wait_for(lambda: (s := _stats(server))["spool_backlog_requests"] == 0 and s)
+    assert stats["worker_alive"]
+    assert stats["spool_backlog_bytes"] == 0, "a replayed record is not consumed twice"
+
+
+def test_judges_0_judges_on_a_thread_of_the_receiver(make_server: Callable[..., Server]) -> None:
+    """`--judges 0` starts no judge process and still writes the rows."""
+    server = make_server("--judges", "0")
+    spans = tool_error_spans(3, "inproc")
+    exporter = HttpExporter(endpoint=f"{server.url}/v1/traces", timeout=10)
+    assert exporter.export(spans) == SpanExportResult.SUCCESS
+    exporter.shutdown()
+    sql = "SELECT count(*) AS n FROM exceptions"
+    wait_for(lambda: query_rows(server, sql) == [{"n": 3}], what="3 rows")
+    stats = _stats(server)
+    assert (stats["judge_pid"], stats["judge_starts"]) == (None, 0)
+
+
+def _span(n: int, trace: str = "ab" * 16) -> Span:
+    return Span(
+        trace, f"{n:016x}", None, f"s{n}", SpanKind.INTERNAL, n, n + 1, StatusCode.ERROR, "boom",
+        {"k": n, "t": ("a", 1.5)}, (Event("exception", n, {"exception.type": "E"}),),
+        {"service.name": "svc"}, "scope",
+    )  # fmt: skip
+
+
+def test_a_packed_outcome_comes_back_equal_with_its_spans_shared() -> None:
+    """Unpacking gives equal hits, and a span two hits show is one value again, not two."""
+    spans = [_span(n) for n in range(4)]
+    match = Match("tool_error", "tool_error", Severity.HIGH, "tool", "failed")
+    hits = [
+        Hit(match, spans[0], {"status": "error"}, tuple(spans[1:]), None, ""),
+        Hit(match, spans[1], {"status": "error"}, (spans[0], spans[2]), "evicted", "call_1"),
+    ]
+    run_state = ([("run", "trace", "[]")], ["closed-run"])
+    outcome = Outcome(hits, [(2, "bad")], 7, run_state, ("lost", 3), {}, 5)
+    back = unpack(pack(outcome))
+    assert back == outcome
+    assert back.hits[0].context[0] is back.hits[1].span
+    assert back.hits[1].context[0] is back.hits[0].span
