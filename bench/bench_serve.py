@@ -1,9 +1,11 @@
 """Benchmark `spansift serve` over loopback: throughput, memory and freshness.
 
     .venv/bin/python bench/bench_serve.py [--seconds 15] [--long-seconds 30] [--senders 4]
+                                          [--judges 0 --judges 1]
 
 Starts `python -m spansift serve` (default rule pack) on free ports in a temp
-folder and measures, in one run:
+folder, once per `--judges` value (in-process, then a judge process, by default),
+and measures, in one run of each:
 
 - parse-only ceiling: `ExportTraceServiceRequest.ParseFromString` of the same bodies;
 - sustained spans/s end to end: several senders POST pre-serialized 512-span
@@ -243,8 +245,9 @@ def memory(pid: int) -> dict[str, int]:
 
 
 def start_server(
-    workdir: Path, rules: list[str] | None = None
+    workdir: Path, rules: list[str] | None = None, judges: int | None = None
 ) -> tuple[subprocess.Popen[bytes], int, Path]:
+    """`spansift serve` on free ports (`judges`: its `--judges`, None for the default)."""
     out = workdir / "serve.out"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPANSIFT_")}
     with out.open("wb") as f:
@@ -252,7 +255,8 @@ def start_server(
             [sys.executable, "-m", "spansift", "serve", "--db", str(workdir / "bench.duckdb"),
              "--grpc-port", "0", "--http-port", "0",
              *(arg for path in rules or () for arg in ("--rules", path)),
-             *(("--no-default-rules",) if rules else ())],
+             *(("--no-default-rules",) if rules else ()),
+             *(("--judges", str(judges)) if judges is not None else ())],
             stdout=f, stderr=subprocess.STDOUT, cwd=workdir, env=env,
         )  # fmt: skip
     deadline = time.monotonic() + 30
@@ -288,14 +292,25 @@ def main() -> None:
     parser.add_argument(
         "--rules", action="append", help="rule folder or file to serve instead of the built-in pack"
     )
+    parser.add_argument(
+        "--judges", type=int, action="append",
+        help="serve --judges values to measure one after the other [default: 0 and 1]",
+    )  # fmt: skip
     args = parser.parse_args()
 
     rng = random.Random(7)
     bodies = [make_body(rng) for _ in range(args.bodies)]
     size = sum(map(len, bodies)) / len(bodies)
     print(f"requests: {SPANS_PER_REQUEST} spans, {size / 1024:.0f} KiB, {args.bodies} distinct")
+    for judges in args.judges or [0, 1]:
+        print(f"-- serve --judges {judges}")
+        measure(args, bodies, judges)
+
+
+def measure(args: argparse.Namespace, bodies: list[bytes], judges: int) -> None:
+    """One server, one full round of the measurements, printed."""
     with tempfile.TemporaryDirectory(prefix="spansift-bench-") as tmp:
-        proc, port, _ = start_server(Path(tmp), args.rules)
+        proc, port, _ = start_server(Path(tmp), args.rules, judges)
         try:
             ceiling = parse_only(bodies, 3.0)
             idle = [freshness(port, f"idle-{i}") for i in range(args.probes)]
@@ -313,6 +328,7 @@ def main() -> None:
             runner = threading.Thread(
                 target=lambda: sent.update(long=load(port, bodies, args.senders, args.long_seconds))
             )
+            long_started = time.monotonic()
             runner.start()
             time.sleep(min(3.0, args.long_seconds / 4))  # let the load reach steady state
             for i in range(args.probes):
@@ -321,9 +337,11 @@ def main() -> None:
                 loaded.append(freshness(port, f"load-{i}"))
                 time.sleep(0.5)
             runner.join(args.long_seconds + 120)
-            wait_processed(port, 0, 120)
+            wait_processed(port, sent["acked_spans"] + sent["long"]["acked_spans"], 120)
+            long_sustained = sent["long"]["acked_spans"] / (time.monotonic() - long_started)
             mem_long = memory(proc.pid)
             stats = Client(port).get_json("/spansift/stats")
+            judge_mem = memory(stats["judge_pid"]) if stats.get("judge_pid") else None
         finally:
             stop_server(proc)
 
@@ -339,6 +357,11 @@ def main() -> None:
         f"VmRSS {mem_short['VmRSS']} MiB; after a further {args.long_seconds:.0f} s "
         f"({sent['long']['acked_spans']:,} spans) VmHWM {mem_long['VmHWM']} MiB, "
         f"VmRSS {mem_long['VmRSS']} MiB"
+        + (f"; judge process VmHWM {judge_mem['VmHWM']} MiB" if judge_mem else "")
+    )
+    print(
+        f"sustained over the further {args.long_seconds:.0f} s (probes included): "
+        f"{long_sustained:,.0f} spans/s"
     )
     print(
         f"freshness idle: median {statistics.median(idle) * 1000:.0f} ms "
