@@ -116,3 +116,17 @@ def test_spans_encoded_as_otlp_decode_to_the_same_spans() -> None:
              for s in c.spans or ()]  # fmt: skip
     assert spans
     assert list(spans_from_request(request_from_spans(spans))) == spans
+
+
+def test_empty_arrays_maps_and_falsy_values_survive_encoding() -> None:
+    """An empty array or map, false, 0 and "" are values: encoded and read back as sent."""
+    from spansift.model import Event, Span, SpanKind, StatusCode
+    from spansift.sources.otlp_encode import request_from_spans
+    from spansift.sources.otlp_proto import spans_from_request
+
+    values = {"a": (), "m": {}, "f": False, "z": 0, "s": "", "nested": ((), {"k": ()})}
+    span = Span(
+        "ab" * 16, "cd" * 8, None, "n", SpanKind.SERVER, 1, 2, StatusCode.UNSET, "", values,
+        (Event("e", 3, values),), {"service.name": "svc", **values}, "scope",
+    )  # fmt: skip
+    assert spans_from_request(request_from_spans([span])) == [span]
