@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
     OTLPSpanExporter as GrpcExporter,
 )
@@ -19,7 +20,11 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from receiver_helpers import Server, post, query_rows, tool_error_spans, wait_for
 
 from spansift.model import Event, Hit, Match, Severity, Span, SpanKind, StatusCode
+from spansift.receiver import RuleSource
+from spansift.receiver._judge import JudgedPipeline, JudgeLostError
 from spansift.receiver._judge_wire import Outcome, pack, unpack
+from spansift.rules import load_ruleset
+from spansift.traces import AssemblyLimits
 
 BATCHES = 24
 SPANS_PER_BATCH = 15  # traces, each a failed tool call under an agent span: one row each
@@ -121,3 +126,14 @@ def test_a_packed_outcome_comes_back_equal_with_its_spans_shared() -> None:
     assert back == outcome
     assert back.hits[0].context[0] is back.hits[1].span
     assert back.hits[1].context[0] is back.hits[0].span
+
+
+def test_a_judge_that_loads_other_rules_refuses_to_run() -> None:
+    """A judge whose rule files say something else than the receiver's rules does not start."""
+    judged = JudgedPipeline(load_ruleset(), RuleSource(default_rules=False), AssemblyLimits())
+    try:
+        with pytest.raises(JudgeLostError, match="rule files changed"):
+            judged.start()
+    finally:
+        judged.close(5.0)
+    assert judged.pid is None

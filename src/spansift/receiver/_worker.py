@@ -78,7 +78,8 @@ class Worker:
 
     def stop(self, deadline: float) -> bool:
         self._stopping.set()
-        self._thread.join(max(0.0, deadline - time.monotonic()))
+        if self._thread.is_alive():  # not started when the judge could not start
+            self._thread.join(max(0.0, deadline - time.monotonic()))
         if self.judge is not None:
             self._closing = True  # a thread still busy must not start another judge
             self.judge.close(max(1.0, deadline - time.monotonic()))
