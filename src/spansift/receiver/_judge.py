@@ -28,6 +28,7 @@ import multiprocessing
 import pickle
 import re
 import signal
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from spansift.receiver._spool import Record
 
 START_TIMEOUT_S = 60.0
+CLOCK_STEP_S = 0.5
 _ADDRESS = re.compile(r" at 0x[0-9a-f]+")
 
 
@@ -275,16 +277,32 @@ def _judge_main(conn: Connection, setup: _Setup) -> None:
 
 
 class _Judge:
-    """A sifter and a pipeline, fed spooled records; what the in-process driver builds."""
+    """A sifter and a pipeline, fed spooled records; what the in-process driver builds.
+
+    Its clock is the wall clock read at most every `CLOCK_STEP_S`, at a batch or tick: a
+    judge that keeps up would otherwise close a busy session's traces one flush at a time
+    and resolve the whole run again for each (the in-process worker, busy committing in
+    between, closes them together); a trace closes at most that much later.
+    """
 
     def __init__(self, ruleset: RuleSet, limits: AssemblyLimits) -> None:
-        self.pipeline = Pipeline(ruleset, limits=limits)
+        self._now = time.monotonic()
+        self.pipeline = Pipeline(ruleset, limits=limits, clock=self._clock)
         self.sifter = Sifter(ruleset.contracts.signals) if ruleset.agent_only else None
+
+    def _clock(self) -> float:
+        return self._now
+
+    def _step(self) -> None:
+        now = time.monotonic()
+        if now - self._now >= CLOCK_STEP_S:
+            self._now = now
 
     def _seen(self) -> int:
         return self.sifter.counts.seen if self.sifter is not None else self.pipeline.counts.spans
 
     def batch(self, records: list[tuple[int, bytes, int]]) -> Outcome:
+        self._step()
         before = self._seen()
         hits: list[Hit] = []
         poisoned: list[tuple[int, str]] = []
@@ -307,6 +325,7 @@ class _Judge:
         return sifter.request(request, payload)
 
     def tick(self, *, ended_roots: bool, forget: bool) -> Outcome:
+        self._step()
         hits = self.pipeline.flush(ended_roots=ended_roots)
         if forget:
             self.pipeline.assembler.forget_lingering()
