@@ -19,7 +19,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
 from opentelemetry.sdk.trace.export import SpanExportResult
 from receiver_helpers import Server, post, query_rows, tool_error_spans, wait_for
 
-from spansift.model import Event, Hit, Match, Severity, Span, SpanKind, StatusCode
+from spansift.model import Event, Hit, Match, Severity, Span, SpanKind, SpanRecord, StatusCode
 from spansift.receiver import RuleSource
 from spansift.receiver._judge import JudgedPipeline, JudgeLostError
 from spansift.receiver._judge_wire import Outcome, pack, unpack
@@ -121,11 +121,13 @@ def test_a_packed_outcome_comes_back_equal_with_its_spans_shared() -> None:
         Hit(match, spans[1], {"status": "error"}, (spans[0], spans[2]), "evicted", "call_1"),
     ]
     run_state = ([("run", "trace", "[]")], ["closed-run"])
-    outcome = Outcome(hits, [(2, "bad")], 7, run_state, ("lost", 3), {}, 5)
+    kept = [SpanRecord(spans[0], {"status": "error"}), SpanRecord(_span(9), {}, "call_2")]
+    outcome = Outcome(hits, [(2, "bad")], 7, run_state, ("lost", 3), {}, 5, kept)
     back = unpack(pack(outcome))
     assert back == outcome
     assert back.hits[0].context[0] is back.hits[1].span
     assert back.hits[1].context[0] is back.hits[0].span
+    assert back.kept[0].span is back.hits[0].span
 
 
 def test_a_judge_that_loads_other_rules_refuses_to_run() -> None:

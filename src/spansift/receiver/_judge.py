@@ -29,7 +29,7 @@ import pickle
 import re
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from spansift.evidence import RedactionPolicy, active_redaction, configure_redaction
@@ -40,13 +40,13 @@ from spansift.rules import RuleSet, load_ruleset
 from spansift.sift import Sifter
 from spansift.sources.otlp_json import parse_json
 from spansift.sources.otlp_proto import decode_request, spans_from_request
-from spansift.traces import AssemblyLimits
+from spansift.traces import AssemblyLimits, Group
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
     from multiprocessing.connection import Connection
 
-    from spansift.model import Hit, Span
+    from spansift.model import Hit, Span, SpanRecord
     from spansift.receiver._spool import Record
 
 START_TIMEOUT_S = 60.0
@@ -73,6 +73,7 @@ class _Setup:
     digest: str
     redaction: RedactionPolicy
     limits: AssemblyLimits
+    keep: bool = False  # send back the records of closed traces (the driver keeps them)
 
 
 def rules_digest(ruleset: RuleSet) -> str:
@@ -116,8 +117,10 @@ class JudgedPipeline(Pipeline):
         """Start a judge process and wait until its rules are loaded."""
         self.close(0.0)
         parent, child = self._context.Pipe()
+        # The driver keeps closed traces (`--keep-traces`) if it listens for them.
+        setup = replace(self._setup, keep=self.on_close is not None)
         self._process = self._context.Process(
-            target=_judge_main, args=(child, self._setup), name="spansift-judge", daemon=True
+            target=_judge_main, args=(child, setup), name="spansift-judge", daemon=True
         )
         self._process.start()
         child.close()
@@ -163,6 +166,8 @@ class JudgedPipeline(Pipeline):
         self.runs.merge(outcome.runs)
         self._oldest = outcome.oldest_tag
         self.counts.spans += outcome.seen
+        if outcome.kept and self.on_close is not None:
+            self.on_close([Group("", 0.0, 0.0, outcome.kept)])  # the closed traces' records
         return outcome
 
     def tick(self, *, ended_roots: bool = False, forget_lingering: bool = False) -> Outcome:
@@ -258,7 +263,7 @@ def _judge_main(conn: Connection, setup: _Setup) -> None:
         return
     policy = setup.redaction
     configure_redaction(policy.keys, policy.prefixes, patterns=policy.patterns)
-    judge = _Judge(ruleset, setup.limits)
+    judge = _Judge(ruleset, setup.limits, keep=setup.keep)
     conn.send_bytes(pickle.dumps(("ready",)))
     while True:
         try:
@@ -285,10 +290,16 @@ class _Judge:
     between, closes them together); a trace closes at most that much later.
     """
 
-    def __init__(self, ruleset: RuleSet, limits: AssemblyLimits) -> None:
+    def __init__(self, ruleset: RuleSet, limits: AssemblyLimits, *, keep: bool) -> None:
         self._now = time.monotonic()
         self.pipeline = Pipeline(ruleset, limits=limits, clock=self._clock)
         self.sifter = Sifter(ruleset.contracts.signals) if ruleset.agent_only else None
+        self._kept: list[SpanRecord] = []
+        if keep:
+            self.pipeline.on_close = self._keep
+
+    def _keep(self, traces: list[Group]) -> None:
+        self._kept += (r for t in traces for r in t.records)
 
     def _clock(self) -> float:
         return self._now
@@ -333,7 +344,8 @@ class _Judge:
 
     def _outcome(self, hits: list[Hit], poisoned: list[tuple[int, str]], seen: int) -> Outcome:
         pipeline = self.pipeline
+        kept, self._kept = self._kept, []
         return Outcome(
             hits, poisoned, seen, pipeline.take_run_state(), pipeline.take_losses(),
-            pipeline.runs.take(), pipeline.oldest_open_tag(),
+            pipeline.runs.take(), pipeline.oldest_open_tag(), kept,
         )  # fmt: skip

@@ -17,7 +17,7 @@ from datetime import date
 from operator import itemgetter
 from typing import Any
 
-from spansift.model import Event, Hit, Span
+from spansift.model import Event, Hit, Span, SpanRecord
 
 # Run state as `Pipeline.take_run_state` gives it: (run, trace, records as text), closed runs.
 RunState = tuple[list[tuple[str, str, str]], list[str]]
@@ -29,7 +29,8 @@ class Outcome:
 
     `poisoned` names the batch's records (by position) that could not be processed, with
     the reason; `seen` counts the spans offered; `oldest_tag` is the oldest spool segment
-    an open trace still holds spans from, after the batch.
+    an open trace still holds spans from, after the batch; `kept`, the records of the
+    traces that closed, when the receiver keeps them (`--keep-traces`).
     """
 
     hits: list[Hit]
@@ -39,6 +40,7 @@ class Outcome:
     losses: tuple[str, int] | None
     runs: dict[tuple[date, str], int]
     oldest_tag: int | None
+    kept: list[SpanRecord]
 
 
 def pack(outcome: Outcome) -> bytes:
@@ -47,6 +49,8 @@ def pack(outcome: Outcome) -> bytes:
     for hit in outcome.hits:
         found[id(hit.span)] = hit.span
         found.update(zip(map(id, hit.context), hit.context, strict=True))
+    for record in outcome.kept:
+        found[id(record.span)] = record.span
     index = {key: n for n, key in enumerate(found)}
     at = index.__getitem__
     hits = [
@@ -54,24 +58,26 @@ def pack(outcome: Outcome) -> bytes:
          h.item)
         for h in outcome.hits
     ]  # fmt: skip
+    kept = [(at(id(r.span)), r.fields, r.item) for r in outcome.kept]
     spans = [_span_tuple(s) for s in found.values()]
     rest = (
         outcome.poisoned, outcome.seen, outcome.run_state, outcome.losses, outcome.runs,
         outcome.oldest_tag,
     )  # fmt: skip
-    return pickle.dumps((spans, hits, rest), protocol=pickle.HIGHEST_PROTOCOL)
+    return pickle.dumps((spans, hits, kept, rest), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def unpack(data: bytes) -> Outcome:
     """The `Outcome` that `pack` packed, its spans shared between hits as they were."""
-    spans_t, hits_t, rest = pickle.loads(data)
+    spans_t, hits_t, kept_t, rest = pickle.loads(data)
     spans = [_span_from(t) for t in spans_t]
     hits = [
         Hit(match, spans[s], fields, _pick(spans, context), incomplete, item)
         for match, s, fields, context, incomplete, item in hits_t
     ]
+    kept = [SpanRecord(spans[s], fields, item) for s, fields, item in kept_t]
     poisoned, seen, run_state, losses, runs, oldest_tag = rest
-    return Outcome(hits, poisoned, seen, run_state, losses, runs, oldest_tag)
+    return Outcome(hits, poisoned, seen, run_state, losses, runs, oldest_tag, kept)
 
 
 def _span_tuple(s: Span) -> tuple[Any, ...]:
