@@ -31,7 +31,7 @@ from _agent_spans import requests as agent_requests
 from _workloads import mixed_requests, ordinary_requests
 from bench_core import drive
 from spansift.drive import Driver
-from spansift.model import Hit
+from spansift.model import Hit, Span
 from spansift.pipeline import Pipeline
 from spansift.rules import load_ruleset
 from spansift.sift import Sifter
@@ -74,19 +74,24 @@ class TextLog:
         self.out.write(f"runs {runs!r}\n")
 
 
-def corpora(out: IO[str]) -> None:
+def scenarios() -> Iterator[tuple[str, Pipeline, list[Span]]]:
+    """Each labelled corpus run as `quality.py` loads it: label, a fresh pipeline, spans."""
     for folder in quality.stacks():
         contracts = folder / "spansift.yaml"
         ruleset = load_ruleset(None, contracts if contracts.is_file() else None)
         for name in quality.labels(folder)["scenarios"]:
-            out.write(f"== {folder.name}/{name}\n")
-            pipeline = Pipeline(ruleset)
             spans = parse_json((folder / f"{name}.json").read_bytes())
             if ruleset.agent_only:
                 spans = Sifter(ruleset.contracts.signals).spans(spans)
-            for hit in pipeline.spans(spans) + pipeline.finish():
-                dump_hit(out, hit)
-            out.write(f"counts {pipeline.counts!r} losses {pipeline.take_losses()!r}\n")
+            yield f"{folder.name}/{name}", Pipeline(ruleset), spans
+
+
+def corpora(out: IO[str]) -> None:
+    for label, pipeline, spans in scenarios():
+        out.write(f"== {label}\n")
+        for hit in pipeline.spans(spans) + pipeline.finish():
+            dump_hit(out, hit)
+        out.write(f"counts {pipeline.counts!r} losses {pipeline.take_losses()!r}\n")
 
 
 @contextmanager

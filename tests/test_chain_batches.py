@@ -33,11 +33,15 @@ REVIEW_ROWS = {
     chain.REVOCATION: ("r1", "g1", T0, "alice", "no longer needed"),
 }  # fmt: skip
 
-# table -> (a text column to edit, the key column(s) a copy gets a new value in)
+# The first span's name in a trace document, renamed.
+RENAMED = (
+    'regexp_replace(spans::VARCHAR, \'^(\\[\\[[^,]*,[^,]*,)"[^"]*"\', \'\\1"tampered"\')::JSON'
+)
+# table -> (a column to edit, the key column(s) a copy gets a new value in)
 TABLES = {
     "exception_rows": ("summary", "exception_id"),
     "exception_controls": ("controls", "exception_id"),
-    "trace_spans": ("name", "span_id"),
+    "trace_evidence": ("spans", "trace_id"),
     "exception_traces": ("trace_id", "exception_id"),
     "decisions": ("note", "decision_id"),
     "grants": ("justification", "grant_id"),
@@ -79,22 +83,22 @@ def test_one_entry_per_batch_covers_every_row(full: Path) -> None:
     with duckdb.connect(str(full)) as con:
         kinds = con.execute("SELECT kind, row_id FROM log_chain ORDER BY seq").fetchall()
         groups = con.execute("SELECT groups FROM log_batches ORDER BY seq").fetchall()
-    assert kinds == [("batch", "16 rows"), *[("batch", "1 rows")] * len(REVIEW_ROWS)]
-    assert [g[0] for g in json.loads(groups[0][0])] == ["exception", "controls", "span", "link"]
+    assert kinds == [("batch", "12 rows"), *[("batch", "1 rows")] * len(REVIEW_ROWS)]
+    assert [g[0] for g in json.loads(groups[0][0])] == ["exception", "controls", "trace", "link"]
     with ExceptionLog(full, read_only=True) as log:
         result = log.verify()
     assert result.ok, result.findings
-    assert (result.entries, result.rows) == (1 + len(REVIEW_ROWS), 16 + len(REVIEW_ROWS))
+    assert (result.entries, result.rows) == (1 + len(REVIEW_ROWS), 12 + len(REVIEW_ROWS))
     assert _cli(full) == (
         0,
-        f"ok: {16 + len(REVIEW_ROWS)} chained rows, head {result.head_hash[:16]}\n",
+        f"ok: {12 + len(REVIEW_ROWS)} chained rows, head {result.head_hash[:16]}\n",
     )
 
 
 @pytest.mark.parametrize("table", TABLES)
 def test_changed_row_is_caught(full: Path, table: str) -> None:
     column, _ = TABLES[table]
-    value = "['x:y']" if column == "controls" else "'tampered'"
+    value = {"controls": "['x:y']", "spans": RENAMED}.get(column, "'tampered'")
     _sql(
         full,
         f"UPDATE {table} SET {column} = {value} WHERE rowid = (SELECT min(rowid) FROM {table})",
@@ -245,7 +249,7 @@ def test_per_row_chain_verifies_after_migration_and_new_batches(db: Path) -> Non
 @pytest.mark.parametrize(
     ("sql", "expected"),
     [
-        ("UPDATE trace_spans SET name = 'harmless'", "changed: span "),
+        (f"UPDATE trace_evidence SET spans = {RENAMED}", "changed: span "),
         ("DELETE FROM decisions", "deleted: decision d1 (chain entry 4)"),
         ("DELETE FROM log_chain WHERE seq = 2", "broken: "),
     ],

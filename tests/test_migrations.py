@@ -76,7 +76,10 @@ def test_tampered_legacy_evidence_is_caught_after_migration(db: Path) -> None:
     _schema_two(db)
     ExceptionLog(db).close()
     with duckdb.connect(str(db)) as con:
-        con.execute("UPDATE trace_spans SET name = 'harmless' WHERE span_id = ?", ["2" * 16])
+        con.execute(
+            "UPDATE trace_evidence SET spans = replace(spans::VARCHAR, ?, 'harmless')::JSON",
+            ["invoke_agent support"],
+        )
     result = CliRunner().invoke(main, ["verify", "--db", str(db)])
     assert result.exit_code == 1
     assert "changed: evidence " in result.stdout

@@ -77,7 +77,7 @@ def test_a_span_held_before_its_trace_is_marked_is_shifted_too(tmp_path: Path) -
     result = CliRunner().invoke(main, ["ingest", "--shift-to-now", str(path), "--db", str(db)])
     assert result.exit_code == 0, result.output
     with duckdb.connect(str(db), read_only=True) as con:
-        starts = dict(con.execute("SELECT name, start_at FROM trace_spans").fetchall())
+        starts = dict(con.execute("SELECT name, start_at FROM evidence_spans").fetchall())
     assert set(starts) == {"POST", "execute_tool refund_order"}
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     assert all(now - t < timedelta(minutes=1) for t in starts.values()), starts

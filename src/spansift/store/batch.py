@@ -27,7 +27,7 @@ CHUNK = 512  # rows per JSON array hashed (a fixed part of the format)
 _ISO = "%Y-%m-%dT%H:%M:%S.%f"
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """What a timestamp (or date) is hashed as: the text verify reads back from SQL."""
     if type(value) is datetime and value.year >= 1000:
         return value.isoformat(timespec="microseconds")  # what strftime(_ISO) gives, faster
@@ -39,14 +39,22 @@ def _plain(value: Any) -> Any:
     raise TypeError(msg)
 
 
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_plain).encode
+encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=plain).encode
 
 
 def digest(rows: Sequence[Sequence[Any]]) -> str:
     """The digest of rows, in order (see the module docstring)."""
     hasher = hashlib.sha256()
     for start in range(0, len(rows), CHUNK):
-        hasher.update(_encode(rows[start : start + CHUNK]).encode())
+        hasher.update(encode(rows[start : start + CHUNK]).encode())
+    return hasher.hexdigest()
+
+
+def encoded_digest(rows: Sequence[str]) -> str:
+    """`digest` of rows the writer already encoded as `encode` would (no second encoding)."""
+    hasher = hashlib.sha256()
+    for start in range(0, len(rows), CHUNK):
+        hasher.update(f"[{','.join(rows[start : start + CHUNK])}]".encode())
     return hasher.hexdigest()
 
 
@@ -57,6 +65,7 @@ class Group:
     kind: str
     row_ids: tuple[str, ...]
     rows: tuple[Sequence[Any], ...]
+    encoded: tuple[str, ...] = ()  # instead of `rows`: each row as `encode` gives it
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,15 +88,15 @@ def entry_hash(prev_hash: str, digests: Sequence[tuple[str, str]]) -> str:
 
 def extend(head: tuple[int, str], groups: Sequence[Group]) -> BatchEntry | None:
     """The entry chaining `groups` after `head` = (seq, hash); None when no row is new."""
-    groups = [g for g in groups if g.rows]
+    groups = [g for g in groups if g.row_ids]
     if not groups:
         return None
     seq, prev = head
-    digests = [(g.kind, digest(g.rows)) for g in groups]
+    digests = [(g.kind, encoded_digest(g.encoded) if g.encoded else digest(g.rows)) for g in groups]
     listed = [[g.kind, d, list(g.row_ids)] for g, (_, d) in zip(groups, digests, strict=True)]
-    count = sum(len(g.rows) for g in groups)
+    count = sum(len(g.row_ids) for g in groups)
     return BatchEntry(
-        seq + 1, f"{count} rows", prev, entry_hash(prev, digests), _encode(listed), count
+        seq + 1, f"{count} rows", prev, entry_hash(prev, digests), encode(listed), count
     )
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from spansift.store import batch
+from spansift.store import batch, documents
 from spansift.store.batch import BATCH
 
 if TYPE_CHECKING:
@@ -40,7 +40,8 @@ TIMESTAMP_COLUMNS = frozenset(
         "granted_at", "expires_at", "recorded_at", "until_at", "revoked_at",
     }
 )  # fmt: skip
-EXCEPTION, SPAN, LINK = "exception", "span", "link"
+EXCEPTION, LINK = "exception", "link"
+SPAN, TRACE = documents.SPAN, documents.TRACE  # a span row (schema 4-8), a trace's document
 EVIDENCE = "evidence"  # schema 2-3: one row per (exception, span), now the evidence_spans view
 DECISION, GRANT, GRANT_USE, SUSPENSION = "decision", "grant", "grant_use", "suspension"
 CONTROLS, PATTERN_DECISION, REVOCATION = "controls", "pattern_decision", "revocation"
@@ -190,9 +191,14 @@ def _select(columns: Sequence[str], table: str) -> str:
 
 
 def _stored_rows(
-    fetch: Fetch, tables: set[str], exception_columns: Sequence[str]
+    fetch: Fetch,
+    tables: set[str],
+    exception_columns: Sequence[str],
+    segments: Iterable[str],
+    spans_chained: bool,
 ) -> dict[tuple[str, str], tuple[Any, ...]]:
-    """Every chained row as stored now, keyed by (kind, chain row id)."""
+    """Every chained row as stored now, keyed by (kind, chain row id); `segments` are the
+    trace document segments the batches list (see `documents.stored_rows`)."""
     # Chained exception rows are the immutable base rows (`exceptions` is a view since v3).
     base = "exception_rows" if "exception_rows" in tables else "exceptions"
     rows: dict[tuple[str, str], tuple[Any, ...]] = {}
@@ -205,6 +211,9 @@ def _stored_rows(
         if table in tables:
             for row in fetch(_select(columns, table), []):
                 rows[(kind, pair_id(str(row[0]), str(row[1])))] = tuple(row)
+    if documents.TABLE in tables:
+        found = fetch(f"SELECT trace_id, spans FROM {documents.TABLE}", [])
+        rows.update(documents.stored_rows(found, segments, spans_chained=spans_chained))
     for kind, (table, columns) in SINGLE_KEY_KINDS.items():
         if table in tables:
             for row in fetch(_select(columns, table), []):
@@ -247,12 +256,17 @@ def verify(fetch: Fetch, exception_columns: Sequence[str]) -> Verification:
             [],
         )
     }
-    rows = _stored_rows(fetch, tables, exception_columns)
-    legacy = _legacy_evidence(fetch)
     batches: dict[int, list[tuple[str, str, list[str]]] | None] = {}
     if "log_batches" in tables:
         for seq, groups in fetch("SELECT seq, groups FROM log_batches", []):
             batches[int(seq)] = batch.parse_groups(groups)
+    listed = [(kind, row_ids) for groups in batches.values() for kind, _, row_ids in groups or ()]
+    segments = [row_id for kind, row_ids in listed if kind == TRACE for row_id in row_ids]
+    spans_chained = any(kind == SPAN for kind, _ in listed) or bool(
+        fetch("SELECT 1 FROM log_chain WHERE kind IN (?, ?) LIMIT 1", [SPAN, EVIDENCE])
+    )
+    rows = _stored_rows(fetch, tables, exception_columns, segments, spans_chained)
+    legacy = _legacy_evidence(fetch)
 
     findings: list[Finding] = []
     expected_seq, prev, covered_rows = 1, GENESIS, 0

@@ -25,6 +25,7 @@ from spansift.store.migrations import migrations, view_sql
 KEYS = {
     "exception_rows": "exception_id",
     "trace_spans": "trace_id, span_id",
+    "trace_evidence": "trace_id",
     "exception_traces": "exception_id, trace_id",
     "decisions": "decision_id",
     "withdrawals": "withdrawal_id",

@@ -23,11 +23,12 @@ import duckdb
 
 from spansift.decide.stage import Controls, Decision, decide
 from spansift.errors import SpansiftError
+from spansift.evidence import span_json
 from spansift.model import Hit, Span
-from spansift.store import batch, chain, run_states, staging
+from spansift.store import batch, chain, documents, run_states, staging
 from spansift.store.events import EXCEPTIONS, Listener, tell
 from spansift.store.migrations import migrate
-from spansift.store.rows import COLUMN_NAMES, hit_id, trace_span_row, utc_from_ns, utc_now
+from spansift.store.rows import COLUMN_NAMES, hit_id, utc_from_ns, utc_now
 from spansift.store.run_states import RunState
 
 DEFAULT_DB = "spansift.duckdb"
@@ -125,24 +126,24 @@ class ExceptionLog:
             staging.create(self.con)
             self._staged = True
         detected_at = utc_now()
-        span_rows: dict[str, tuple[Any, ...]] = {}  # each span's row (and JSON) built once
-        spans: dict[str, tuple[Any, ...]] = {}
+        texts: dict[str, str] = {}  # each span's JSON built once
+        docs: dict[str, dict[str, str]] = {}  # trace id -> span id -> document element
         links: dict[str, tuple[str, str]] = {}
 
-        def span_row(span: Span) -> tuple[Any, ...]:
+        def span_text(span: Span) -> str:
             key = chain.pair_id(span.trace_id, span.span_id)
-            found = span_rows.get(key)
+            found = texts.get(key)
             if found is None:
-                found = span_rows[key] = trace_span_row(span)
+                found = texts[key] = span_json(span)
             return found
 
-        # The offending span's JSON serves its row's `evidence` and its `trace_spans` row.
+        # The offending span's JSON serves its row's `evidence` and its trace's document.
         decision = decide(
             hits,
             self.controls,
             detected_at,
             route_owner=self.route_owner,
-            span_json=lambda span: span_row(span)[7],
+            span_json=span_text,
         )
         rows, controls = decision.rows, decision.controls
         # Hits of one trace share its Span objects: each is taken once, and a hit whose
@@ -158,8 +159,9 @@ class ExceptionLog:
                 for key, span in by_id.items():
                     if key not in taken:
                         taken.add(key)
-                        pair = chain.pair_id(span.trace_id, span.span_id)
-                        spans.setdefault(pair, span_row(span))
+                        doc = docs.setdefault(span.trace_id, {})
+                        if span.span_id not in doc:
+                            doc[span.span_id] = documents.element(span, span_text(span))
             for trace_id in dict.fromkeys(map(_TRACE_ID, held)):
                 links.setdefault(chain.pair_id(row_id, trace_id), (row_id, trace_id))
         uses = decision.uses
@@ -169,9 +171,7 @@ class ExceptionLog:
             new_rows = staging.insert(
                 con, BASE_TABLE, "staged_exceptions", rows.values(), "exception_id"
             )
-            new_spans = staging.insert(
-                con, "trace_spans", "staged_spans", spans.values(), "trace_id, span_id"
-            )
+            segments = documents.write(con, docs)
             new_links = staging.insert(
                 con, "exception_traces", "staged_links", links.values(), "exception_id, trace_id"
             )
@@ -186,8 +186,11 @@ class ExceptionLog:
                 [
                     _group(chain.EXCEPTION, ((k, v) for k, v in rows.items() if (k,) in new_rows)),
                     _group(chain.CONTROLS, ((c[0], c) for c in new_controls)),
-                    _group(
-                        chain.SPAN, ((k, v) for k, v in spans.items() if (v[0], v[1]) in new_spans)
+                    batch.Group(
+                        documents.TRACE,
+                        tuple(documents.segment_id(t, first) for t, first, _ in segments),
+                        (),
+                        tuple(map(documents.encoded_segment, segments)),
                     ),
                     _group(chain.LINK, ((k, v) for k, v in links.items() if v in new_links)),
                     _group(chain.GRANT_USE, ((u[0], u) for u in new_uses)),

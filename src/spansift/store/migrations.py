@@ -1,9 +1,9 @@
 """Schema versions: numbered SQL files applied in order, each in its own transaction.
 
 A migration is `sql/migrations/NNNN_name.sql`. The database records every applied
-version in `schema_version`; opening a database applies what is missing and then
-recreates the views from `sql/views/*.sql`, which are plain SQL so users can read
-them and copy them.
+version in `schema_version`; opening a database applies what is missing (by version, so
+a gap left by a migration added later is filled) and then recreates the views from
+`sql/views/*.sql`, which are plain SQL so users can read them and copy them.
 """
 
 from __future__ import annotations
@@ -65,8 +65,11 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
             f"(knows up to {latest_version()}); upgrade spansift or use another --db"
         )
         raise SpansiftError(msg)
+    # Every shipped migration the database has not recorded, oldest first: a version below
+    # the newest applied one is still applied (migrations numbered on separate branches).
+    applied = {int(r[0]) for r in con.execute("SELECT version FROM schema_version").fetchall()}
     for migration in migrations():
-        if migration.version <= version:
+        if migration.version in applied:
             continue
         con.begin()
         try:
@@ -79,7 +82,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
         except Exception:
             con.rollback()
             raise
-        version = migration.version
+        version = max(version, migration.version)
     for statement in view_sql():
         con.execute(statement)
     return version

@@ -1,4 +1,4 @@
-"""The rows the exception log writes: exception rows and evidence spans, built from hits.
+"""The rows the exception log writes: exception rows, built from hits.
 
 Pure functions: a hit and a clock value in, a tuple in column order out. The
 `exception_id` is a hash of rule, trace and span, which is what makes every write
@@ -11,8 +11,8 @@ import hashlib
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from spansift.evidence import MAX_VALUE_CHARS, hit_evidence, span_json
-from spansift.model import Hit, Span
+from spansift.evidence import MAX_VALUE_CHARS, hit_evidence
+from spansift.model import Hit
 
 _EPOCH = datetime(1970, 1, 1)  # naive UTC, like every TIMESTAMP column here
 
@@ -62,7 +62,7 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-def _text(value: object) -> str | None:
+def span_text(value: object) -> str | None:
     """A row's text column: any value as text, cut to the evidence bound like every value."""
     if value is None:
         return None
@@ -77,34 +77,20 @@ def hit_row(hit: Hit, detected_at: datetime, span_json_text: str | None = None) 
         hit_id(hit),
         utc_from_ns(span.end_ns or span.start_ns),
         detected_at,
-        _text(fields.get("workflow")),
-        _text(fields.get("step")),
+        span_text(fields.get("workflow")),
+        span_text(fields.get("step")),
         span.trace_id,
         span.span_id,
         match.exception_type,
         match.severity.value,
         match.rule_id,
-        _text(fields.get("agent.name")),
-        _text(fields.get("tool.name")),
-        _text(match.boundary),
-        _text(match.summary),
+        span_text(fields.get("agent.name")),
+        span_text(fields.get("tool.name")),
+        span_text(match.boundary),
+        span_text(match.summary),
         match.owner,
         "open",
         None,
         match.follow_up,
         hit_evidence(hit, span_json_text),
-    )
-
-
-def trace_span_row(span: Span) -> tuple[Any, ...]:
-    """The `trace_spans` row keeping `span` as evidence (once, for every exception it backs)."""
-    return (
-        span.trace_id,
-        span.span_id,
-        span.parent_span_id,
-        _text(span.name),
-        span.status.name.lower(),
-        utc_from_ns(span.start_ns),
-        utc_from_ns(span.end_ns),
-        span_json(span),
     )

@@ -23,7 +23,7 @@ def create(con: duckdb.DuckDBPyConnection) -> None:
     columns = ", ".join(f"{name} {'VARCHAR' if kind == 'JSON' else kind}" for name, kind in COLUMNS)
     con.execute(f"CREATE TEMP TABLE IF NOT EXISTS staged_exceptions ({columns})")
     for staged, table, select in (
-        ("staged_spans", "trace_spans", "* REPLACE (span::VARCHAR AS span)"),
+        ("staged_documents", "trace_evidence", "* REPLACE (spans::VARCHAR AS spans)"),
         ("staged_links", "exception_traces", "*"),
         ("staged_controls", "exception_controls", "*"),
     ):
