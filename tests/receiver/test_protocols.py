@@ -145,3 +145,7 @@ def test_export_parquet_works_with_and_without_server(
         count = duckdb.sql(f"SELECT count(*) FROM '{folder}/exceptions.parquet'").fetchall()
         assert count == [(2,)]
         assert (folder / "evidence_gaps.parquet").exists()
+        offending = duckdb.sql(
+            f"SELECT count(*) FROM '{folder}/evidence_spans.parquet' WHERE offending"
+        ).fetchall()
+        assert offending == [(2,)]

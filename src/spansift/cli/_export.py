@@ -24,12 +24,13 @@ from spansift.remote import (
 )
 from spansift.review.evals import eval_cases, select_ids
 
-# Every table, plus the `exceptions` view (the rows with their review state) that users read.
+# Every table, plus the views users read: `exceptions` (the rows with their review state) and
+# `evidence_spans` (one row per evidence span; the table keeps one document per trace).
 _TABLES_SQL = (
     "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
     "AND schema_name = 'main' AND NOT temporary UNION SELECT view_name FROM duckdb_views() "
     "WHERE database_name = current_database() AND schema_name = 'main' "
-    "AND view_name = 'exceptions' ORDER BY 1"
+    "AND view_name IN ('exceptions', 'evidence_spans') ORDER BY 1"
 )
 
 

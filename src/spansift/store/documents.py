@@ -17,7 +17,7 @@ chain entries written for them then, as `span` rows `(trace_id, *element)`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from spansift.model import Span
@@ -33,20 +33,19 @@ TRACE = "trace"  # chain kind of a document segment
 SPAN = "span"  # chain kind of a span row written before schema 9
 TABLE = "trace_evidence"
 Segment = tuple[str, int, list[str]]  # trace id, first position, encoded elements
+# A string as `encode` writes it (JSON, non-ASCII kept), without a list around it to encode.
+_string: Callable[[str], str] = json.encoder.encode_basestring
 
 
 def element(span: Span, span_json: str) -> str:
-    """The encoded array element keeping `span` (its JSON built once, by the caller)."""
-    return encode(
-        [
-            span.span_id,
-            span.parent_span_id,
-            span_text(span.name),
-            span.status.name.lower(),
-            plain(utc_from_ns(span.start_ns)),
-            plain(utc_from_ns(span.end_ns)),
-            span_json,
-        ]
+    """The encoded array element keeping `span` (its JSON built once, by the caller): the
+    text `encode` gives the element's list, put together from its encoded strings."""
+    parent = span.parent_span_id
+    return (
+        f"[{_string(span.span_id)},{'null' if parent is None else _string(parent)},"
+        f"{_string(span_text(span.name) or '')},{_string(span.status.name.lower())},"
+        f'"{plain(utc_from_ns(span.start_ns))}","{plain(utc_from_ns(span.end_ns))}",'
+        f"{_string(span_json)}]"
     )
 
 
