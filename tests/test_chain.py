@@ -101,7 +101,7 @@ def test_signed_checkpoint_detects_a_rewritten_log(
     signed = runner.invoke(main, ["checkpoint", "--db", str(logged), "--key", str(key)])
     assert signed.exit_code == 0
     note.write_text(signed.stdout)
-    # One chain entry: the ingest wrote its 16 rows in one batch.
+    # One chain entry: the ingest wrote its 12 rows in one batch.
     assert signed.stdout.splitlines()[:2] == [f"spansift/{logged.name}", "1"]
     public = f"{key}.pub"
     code, out = _verify(runner, logged, "--checkpoint", str(note), "--public-key", public)

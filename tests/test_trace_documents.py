@@ -4,6 +4,7 @@ and logs written with one row per span migrate into it and still verify."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -269,3 +270,30 @@ def test_document_keeps_the_redacted_bounded_span(reopened: Path) -> None:
     span = json.loads(rows[0][0])
     assert span["status_message"] == "gateway timeout for [REDACTED:email]"
     assert span["attributes"]["note"].endswith("...[88 more]")
+
+
+def test_a_changed_document_is_named_among_the_batch(db: Path) -> None:
+    """Documents are digested one by one: the changed one is named, not its whole batch."""
+    traces = [f"{n:032x}" for n in range(1, 4)]
+    hits = [_hit(replace(_span(TOOL, "execute_tool refund"), trace_id=t)) for t in traces]
+    with ExceptionLog(db) as log:
+        assert log.write(hits) == 3
+    with duckdb.connect(str(db)) as con:
+        found = con.execute("SELECT spans FROM trace_evidence WHERE trace_id = ?", [traces[1]])
+        (original,) = found.fetchone() or ("",)
+    edit = "UPDATE trace_evidence SET spans = ?::JSON WHERE trace_id = ?"
+    _sql(db, edit, [original.replace("refund_order", "x"), traces[1]])
+    assert _findings(db) == [
+        f"changed: trace {traces[1]}/0 (chain entry 1): row differs from what was written"
+    ]
+    with duckdb.connect(str(db)) as con:
+        (text,) = con.execute("SELECT groups FROM log_batches").fetchone() or ("",)
+        groups = json.loads(text)
+        (documents,) = [g for g in groups if g[0] == "trace"]
+        documents[3][1] = "0" * 64  # the listed digest of the changed document, forged
+        con.execute("UPDATE log_batches SET groups = ?", [json.dumps(groups)])
+    assert _findings(db)[0].startswith(f"changed: trace {traces[1]}/0 (chain entry 1)")
+    _sql(db, edit, [original, traces[1]])  # the document restored, its listed digest not
+    assert _findings(db) == [
+        f"broken: trace {traces[1]}/0 (chain entry 1): log_batches digest was edited"
+    ]

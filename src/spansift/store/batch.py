@@ -11,6 +11,10 @@ the same whether the values come from the writer or are read back from DuckDB or
 through a receiver). The entry's hash is `sha256(prev_hash "\\n" body)`, where the
 body lists `kind digest` per group, one a line: any changed, deleted or inserted row
 changes a digest (or is left out of every batch), and so the entry's hash.
+
+A group of large rows (trace documents, schema 9) is itemized: its listing has a fourth
+member, the `sha256` of each row's encoding, and its digest is the `sha256` of those
+hex digests joined, so `verify` names the very row that changed.
 """
 
 from __future__ import annotations
@@ -50,12 +54,17 @@ def digest(rows: Sequence[Sequence[Any]]) -> str:
     return hasher.hexdigest()
 
 
-def encoded_digest(rows: Sequence[str]) -> str:
-    """`digest` of rows the writer already encoded as `encode` would (no second encoding)."""
-    hasher = hashlib.sha256()
-    for start in range(0, len(rows), CHUNK):
-        hasher.update(f"[{','.join(rows[start : start + CHUNK])}]".encode())
-    return hasher.hexdigest()
+def row_digests(encoded: Sequence[str]) -> list[str]:
+    """Each row's digest in an itemized group, from its encoding (as `encode` gives it)."""
+    return [hashlib.sha256(text.encode()).hexdigest() for text in encoded]
+
+
+def itemized_digest(digests: Sequence[str]) -> str:
+    """An itemized group's digest over its rows' digests, in order."""
+    return hashlib.sha256("".join(digests).encode()).hexdigest()
+
+
+Listed = tuple[str, str, list[str], list[str] | None]  # kind, digest, row ids, row digests
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +74,7 @@ class Group:
     kind: str
     row_ids: tuple[str, ...]
     rows: tuple[Sequence[Any], ...]
-    encoded: tuple[str, ...] = ()  # instead of `rows`: each row as `encode` gives it
+    encoded: tuple[str, ...] = ()  # instead of `rows`, itemized: each row as `encode` gives it
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +101,16 @@ def extend(head: tuple[int, str], groups: Sequence[Group]) -> BatchEntry | None:
     if not groups:
         return None
     seq, prev = head
-    digests = [(g.kind, encoded_digest(g.encoded) if g.encoded else digest(g.rows)) for g in groups]
-    listed = [[g.kind, d, list(g.row_ids)] for g, (_, d) in zip(groups, digests, strict=True)]
+    digests: list[tuple[str, str]] = []
+    listed: list[list[Any]] = []
+    for g in groups:
+        if g.encoded:
+            items = row_digests(g.encoded)
+            digests.append((g.kind, itemized_digest(items)))
+            listed.append([g.kind, digests[-1][1], list(g.row_ids), items])
+        else:
+            digests.append((g.kind, digest(g.rows)))
+            listed.append([g.kind, digests[-1][1], list(g.row_ids)])
     count = sum(len(g.row_ids) for g in groups)
     return BatchEntry(
         seq + 1, f"{count} rows", prev, entry_hash(prev, digests), encode(listed), count
@@ -110,14 +127,22 @@ class Check:
     hash_ok: bool  # the entry's hash matches the rows as stored now
 
 
-def parse_groups(text: object) -> list[tuple[str, str, list[str]]] | None:
+def parse_groups(text: object) -> list[Listed] | None:
     """The stored groups of a `log_batches` row (JSON text, or already decoded); None when
     they are not groups (an edited listing)."""
     try:
         doc = json.loads(text) if isinstance(text, str | bytes) else text
         if not isinstance(doc, list):
             return None
-        return [(str(g[0]), str(g[1]), [str(r) for r in g[2]]) for g in doc]
+        return [
+            (
+                str(g[0]),
+                str(g[1]),
+                [str(r) for r in g[2]],
+                [str(d) for d in g[3]] if len(g) > 3 else None,
+            )
+            for g in doc
+        ]
     except (ValueError, TypeError, IndexError, KeyError):
         return None
 
@@ -125,7 +150,7 @@ def parse_groups(text: object) -> list[tuple[str, str, list[str]]] | None:
 def check(
     prev_hash: str,
     row_hash: str,
-    groups: Sequence[tuple[str, str, list[str]]],
+    groups: Sequence[Listed],
     rows: Mapping[tuple[str, str], Sequence[Any]],
 ) -> Check:
     """Recompute a batch entry from the rows as stored now (`rows` keyed by (kind, id))."""
@@ -133,18 +158,25 @@ def check(
     deleted: list[tuple[str, str]] = []
     changed: list[tuple[str, tuple[str, ...]]] = []
     digests: list[tuple[str, str]] = []
-    for kind, stored, row_ids in groups:
+    for kind, stored, row_ids, items in groups:
         present: list[Sequence[Any]] = []
-        for row_id in row_ids:
+        named: list[str] = []  # itemized: rows whose digest differs from the listed one
+        found_items: list[str] = []
+        for n, row_id in enumerate(row_ids):
             seen.append((kind, row_id))
             row = rows.get((kind, row_id))
             if row is None:
                 deleted.append((kind, row_id))
-            else:
-                present.append(row)
-        found = digest(present)
+                continue
+            present.append(row)
+            if items is not None:
+                found_items.extend(row_digests([encode(row)]))
+                if n >= len(items) or found_items[-1] != items[n]:
+                    named.append(row_id)
+        found = digest(present) if items is None else itemized_digest(found_items)
         digests.append((kind, found))
-        if found != stored and len(present) == len(row_ids):
+        changed.extend((kind, (row_id,)) for row_id in named)
+        if found != stored and len(present) == len(row_ids) and not named:
             changed.append((kind, tuple(row_ids)))
     ok = entry_hash(prev_hash, digests) == row_hash
     return Check(tuple(seen), tuple(deleted), tuple(changed), ok)

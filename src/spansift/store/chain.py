@@ -226,7 +226,7 @@ def _batch_findings(
     row_id: str,
     prev_hash: str,
     row_hash: str,
-    groups: list[tuple[str, str, list[str]]] | None,
+    groups: list[batch.Listed] | None,
     rows: dict[tuple[str, str], tuple[Any, ...]],
     seen: set[tuple[str, str]],
 ) -> tuple[list[Finding], int]:
@@ -256,11 +256,11 @@ def verify(fetch: Fetch, exception_columns: Sequence[str]) -> Verification:
             [],
         )
     }
-    batches: dict[int, list[tuple[str, str, list[str]]] | None] = {}
+    batches: dict[int, list[batch.Listed] | None] = {}
     if "log_batches" in tables:
         for seq, groups in fetch("SELECT seq, groups FROM log_batches", []):
             batches[int(seq)] = batch.parse_groups(groups)
-    listed = [(kind, row_ids) for groups in batches.values() for kind, _, row_ids in groups or ()]
+    listed = [(g[0], g[2]) for groups in batches.values() for g in groups or ()]
     segments = [row_id for kind, row_ids in listed if kind == TRACE for row_id in row_ids]
     spans_chained = any(kind == SPAN for kind, _ in listed) or bool(
         fetch("SELECT 1 FROM log_chain WHERE kind IN (?, ?) LIMIT 1", [SPAN, EVIDENCE])
