@@ -85,8 +85,11 @@ class Pipeline:
 
     # -- input -----------------------------------------------------------------
 
-    def spans(self, spans: Iterable[Span], tag: int | None = None) -> list[Hit]:
-        """Hold spans for their traces; returns the hits of traces that closed meanwhile."""
+    def spans(
+        self, spans: Iterable[Span], tag: int | None = None, *, flush: bool = True
+    ) -> list[Hit]:
+        """Hold spans for their traces; returns the hits of traces that closed meanwhile
+        (none with `flush=False`: the caller flushes when it chooses)."""
         assembler = self.assembler
         signals = self._signals
         now = self._clock()
@@ -101,7 +104,7 @@ class Pipeline:
                 runs.add(span, fields)
             assembler.add(compact(SpanRecord(span, fields), keep), now, tag)
         self.counts.spans += n
-        return self.flush(now)
+        return self.flush(now) if flush else []
 
     def request(self, request: ExportTraceServiceRequest, tag: int | None = None) -> list[Hit]:
         """The same for a decoded OTLP protobuf request."""

@@ -21,8 +21,9 @@ from receiver_helpers import Server, post, query_rows, tool_error_spans, wait_fo
 
 from spansift.model import Event, Hit, Match, Severity, Span, SpanKind, SpanRecord, StatusCode
 from spansift.receiver import RuleSource
-from spansift.receiver._judge import JudgedPipeline, JudgeLostError
+from spansift.receiver._judge import JudgedPipeline, JudgeLostError, _Judge
 from spansift.receiver._judge_wire import Outcome, pack, unpack
+from spansift.receiver._spool import KIND_PROTOBUF
 from spansift.rules import load_ruleset
 from spansift.traces import AssemblyLimits
 
@@ -139,3 +140,41 @@ def test_a_judge_that_loads_other_rules_refuses_to_run() -> None:
     finally:
         judged.close(5.0)
     assert judged.pid is None
+
+
+class _Clock:
+    """The judge's clock, moved by hand: closing depends on time, not on this machine's load."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _failed_tool_request(tag: str) -> tuple[int, bytes, int]:
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+    return KIND_PROTOBUF, encode_spans(tool_error_spans(1, tag)).SerializeToString(), 1
+
+
+def _traces(outcome: Outcome) -> set[str]:
+    return {hit.span.trace_id for hit in outcome.hits}
+
+
+def test_the_judge_keeps_each_trace_quiet_for_its_whole_period_and_closes_in_steps() -> None:
+    clock = _Clock()
+    judge = _Judge(load_ruleset(), AssemblyLimits(quiet_s=0.5), keep=False, clock=clock)
+    clock.now += 0.45
+    assert judge.batch([_failed_tool_request("a")]).hits == []
+    clock.now += 0.3  # a flush is due, but the trace has been quiet 0.3 s, not 0.5
+    assert judge.batch([]).hits == []
+    clock.now += 0.21  # quiet long enough, but the last flush was 0.21 s ago (steps of 0.25)
+    assert judge.batch([]).hits == []
+    clock.now += 0.05
+    closed = judge.batch([_failed_tool_request("b")])
+    assert {h.fields.get("service.name") for h in closed.hits} == {"svc-a"}
+    assert {h.match.exception_type for h in closed.hits} == {"tool_error"}
+    clock.now += 0.6  # idle: a tick closes what went quiet without waiting for a step
+    ticked = judge.tick(ended_roots=False, forget=False)
+    assert {h.fields.get("service.name") for h in ticked.hits} == {"svc-b"}

@@ -43,14 +43,14 @@ from spansift.sources.otlp_proto import decode_request, spans_from_request
 from spansift.traces import AssemblyLimits, Group
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
     from multiprocessing.connection import Connection
 
     from spansift.model import Hit, Span, SpanRecord
     from spansift.receiver._spool import Record
 
 START_TIMEOUT_S = 60.0
-CLOCK_STEP_S = 0.5
+FLUSH_EVERY_S = 0.25  # how often a busy judge closes the traces that went quiet
 _ADDRESS = re.compile(r" at 0x[0-9a-f]+")
 
 
@@ -176,7 +176,9 @@ class JudgedPipeline(Pipeline):
 
     # -- what the driver calls -------------------------------------------------------
 
-    def spans(self, spans: Iterable[Span], tag: int | None = None) -> list[Hit]:
+    def spans(
+        self, spans: Iterable[Span], tag: int | None = None, *, flush: bool = True
+    ) -> list[Hit]:
         msg = "a judged pipeline takes spooled records (submit), not spans"
         raise NotImplementedError(msg)
 
@@ -284,15 +286,24 @@ def _judge_main(conn: Connection, setup: _Setup) -> None:
 class _Judge:
     """A sifter and a pipeline, fed spooled records; what the in-process driver builds.
 
-    Its clock is the wall clock read at most every `CLOCK_STEP_S`, at a batch or tick: a
-    judge that keeps up would otherwise close a busy session's traces one flush at a time
-    and resolve the whole run again for each (the in-process worker, busy committing in
-    between, closes them together); a trace closes at most that much later.
+    Spans are stamped with the wall clock as they arrive (so a trace's quiet period is
+    exact), but traces are closed at most every `FLUSH_EVERY_S`, at a batch or tick: a
+    judge that keeps up would otherwise close a busy session's traces one record at a
+    time and resolve the whole run again for each (the in-process worker, busy
+    committing in between, closes them together); a trace closes at most that much later.
     """
 
-    def __init__(self, ruleset: RuleSet, limits: AssemblyLimits, *, keep: bool) -> None:
-        self._now = time.monotonic()
-        self.pipeline = Pipeline(ruleset, limits=limits, clock=self._clock)
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        limits: AssemblyLimits,
+        *,
+        keep: bool,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._clock = clock
+        self._flushed = clock()
+        self.pipeline = Pipeline(ruleset, limits=limits, clock=clock)
         self.sifter = Sifter(ruleset.contracts.signals) if ruleset.agent_only else None
         self._kept: list[SpanRecord] = []
         if keep:
@@ -301,28 +312,27 @@ class _Judge:
     def _keep(self, traces: list[Group]) -> None:
         self._kept += (r for t in traces for r in t.records)
 
-    def _clock(self) -> float:
-        return self._now
-
-    def _step(self) -> None:
-        now = time.monotonic()
-        if now - self._now >= CLOCK_STEP_S:
-            self._now = now
+    def _flush(self, *, ended_roots: bool = False, force: bool = False) -> list[Hit]:
+        """Hits of the traces that closed, if a flush is due or forced."""
+        now = self._clock()
+        if not (force or ended_roots or now - self._flushed >= FLUSH_EVERY_S):
+            return []
+        self._flushed = now
+        return self.pipeline.flush(now, ended_roots=ended_roots)
 
     def _seen(self) -> int:
         return self.sifter.counts.seen if self.sifter is not None else self.pipeline.counts.spans
 
     def batch(self, records: list[tuple[int, bytes, int]]) -> Outcome:
-        self._step()
         before = self._seen()
         hits: list[Hit] = []
         poisoned: list[tuple[int, str]] = []
         for n, (kind, payload, tag) in enumerate(records):
             try:
-                hits += self.pipeline.spans(self._spans(kind, payload), tag)
+                hits += self.pipeline.spans(self._spans(kind, payload), tag, flush=False)
             except Exception as exc:  # a poison record must not stop the judge
                 poisoned.append((n, f"{type(exc).__name__}: {exc}"))
-        hits += self.pipeline.flush()
+        hits += self._flush()
         return self._outcome(hits, poisoned, self._seen() - before)
 
     def _spans(self, kind: int, payload: bytes) -> list[Span]:
@@ -336,8 +346,7 @@ class _Judge:
         return sifter.request(request, payload)
 
     def tick(self, *, ended_roots: bool, forget: bool) -> Outcome:
-        self._step()
-        hits = self.pipeline.flush(ended_roots=ended_roots)
+        hits = self._flush(ended_roots=ended_roots, force=True)  # idle: nothing to group
         if forget:
             self.pipeline.assembler.forget_lingering()
         return self._outcome(hits, [], 0)
