@@ -11,7 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,9 +37,10 @@ def wait_for(check: Callable[[], Any], timeout_s: float = 10.0, what: str = "con
         time.sleep(0.02)
 
 
-def _env() -> dict[str, str]:
+def _env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SPANSIFT_", "OTEL_"))}
     env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra or {})
     return env
 
 
@@ -55,6 +56,7 @@ class Server:
     http_port: int = 0
     runs: int = 0
     out_path: Path = field(default_factory=Path)
+    env: Mapping[str, str] = field(default_factory=dict)  # set for serve, on top of ours
 
     def start(self) -> Server:
         self.runs += 1
@@ -63,7 +65,7 @@ class Server:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "spansift", "serve", "--db", str(self.db),
                  "--grpc-port", "0", "--http-port", "0", *self.args],
-                stdout=out, stderr=subprocess.STDOUT, cwd=self.workdir, env=_env(),
+                stdout=out, stderr=subprocess.STDOUT, cwd=self.workdir, env=_env(self.env),
             )  # fmt: skip
         found = wait_for(self._ready, START_TIMEOUT_S, "the ready line")
         self.grpc_port, self.http_port = int(found.group(1)), int(found.group(2))

@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ from receiver_helpers import Server, post, query_rows, tool_error_spans, wait_fo
 
 from spansift.model import Event, Hit, Match, Severity, Span, SpanKind, SpanRecord, StatusCode
 from spansift.receiver import RuleSource
-from spansift.receiver._judge import JudgedPipeline, JudgeLostError, _Judge
+from spansift.receiver._judge import EXIT_ON_ENV, JudgedPipeline, JudgeLostError, _Judge
 from spansift.receiver._judge_wire import Outcome, pack, unpack
 from spansift.receiver._spool import KIND_PROTOBUF
 from spansift.rules import load_ruleset
@@ -178,3 +179,39 @@ def test_the_judge_keeps_each_trace_quiet_for_its_whole_period_and_closes_in_ste
     clock.now += 0.6  # idle: a tick closes what went quiet without waiting for a step
     ticked = judge.tick(ended_roots=False, forget=False)
     assert {h.fields.get("service.name") for h in ticked.hits} == {"svc-b"}
+
+
+def test_a_request_that_kills_the_judge_is_quarantined_and_the_rest_flows(tmp_path: Path) -> None:
+    """A request the judge dies on (twice) is set aside unjudged; nothing else is lost."""
+    marker = "kills-the-judge-7f3a"
+    server = Server(tmp_path / "log.duckdb", tmp_path, ("--judges", "1"), env={EXIT_ON_ENV: marker})
+    server.start()
+    try:
+        http = HttpExporter(endpoint=f"{server.url}/v1/traces", timeout=20)
+        before, poison, after = (tool_error_spans(4, tag) for tag in ("before", marker, "after"))
+        for spans in (before, poison, after):
+            assert http.export(spans) == SpanExportResult.SUCCESS  # each acknowledged
+        http.shutdown()
+        expected = _failed_tool_spans(before) | _failed_tool_spans(after)
+        sql = "SELECT trace_id, span_id FROM exceptions"
+        rows = wait_for(
+            lambda: (found := query_rows(server, sql)) and len(found) >= len(expected) and found,
+            timeout_s=60, what="the rows of the requests around the poison one",
+        )  # fmt: skip
+        assert {(r["trace_id"], r["span_id"]) for r in rows} == expected
+        [set_aside] = query_rows(server, "SELECT reason, payload_bytes FROM quarantine")
+        assert "the judge process died on it twice" in set_aside["reason"]
+        assert set_aside["payload_bytes"] > 0
+        stats = wait_for(lambda: (s := _stats(server))["spool_backlog_requests"] == 0 and s)
+        assert stats["judge_starts"] == 3 and stats["worker_alive"]
+        more = tool_error_spans(2, "later")  # and the receiver goes on as before
+        exporter = HttpExporter(endpoint=f"{server.url}/v1/traces", timeout=20)
+        assert exporter.export(more) == SpanExportResult.SUCCESS
+        exporter.shutdown()
+        later = _failed_tool_spans(more)
+        wait_for(
+            lambda: {(r["trace_id"], r["span_id"]) for r in query_rows(server, sql)} >= later,
+            timeout_s=30, what="rows after the poison request",
+        )  # fmt: skip
+    finally:
+        server.kill()

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import multiprocessing
+import os
 import pickle
 import re
 import signal
@@ -50,6 +51,8 @@ if TYPE_CHECKING:
     from spansift.receiver._spool import Record
 
 START_TIMEOUT_S = 60.0
+# Test hook: a judge exits at once on a record holding these bytes (as a crash would).
+EXIT_ON_ENV = "SPANSIFT_TEST_JUDGE_EXIT_ON"
 FLUSH_EVERY_S = 0.25  # how often a busy judge closes the traces that went quiet
 _ADDRESS = re.compile(r" at 0x[0-9a-f]+")
 
@@ -302,6 +305,7 @@ class _Judge:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._clock = clock
+        self._exit_on = os.environ.get(EXIT_ON_ENV, "").encode()
         self._flushed = clock()
         self.pipeline = Pipeline(ruleset, limits=limits, clock=clock)
         self.sifter = Sifter(ruleset.contracts.signals) if ruleset.agent_only else None
@@ -327,7 +331,10 @@ class _Judge:
         before = self._seen()
         hits: list[Hit] = []
         poisoned: list[tuple[int, str]] = []
+        exit_on = self._exit_on
         for n, (kind, payload, tag) in enumerate(records):
+            if exit_on and exit_on in payload:
+                os._exit(70)
             try:
                 hits += self.pipeline.spans(self._spans(kind, payload), tag, flush=False)
             except Exception as exc:  # a poison record must not stop the judge

@@ -15,7 +15,10 @@ With a judge process (`serve --judges 1`, see `_judge`) the driver's pipeline ru
 there: the worker sends each batch as bytes and commits the outcome, sending the next
 batch first so the judge works while the database writes. If the judge dies, the worker
 starts another, restores the open runs from the log and reads the spool again from its
-oldest segment, exactly as a restart of the receiver would.
+oldest segment, exactly as a restart of the receiver would. A judge that dies with
+records in flight makes them suspects: until they are committed, the spool is read
+one record at a time, and a record in flight at two deaths is quarantined unjudged,
+so one request that kills the judge cannot stop the receiver.
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ import logging
 import os
 import threading
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from spansift.receiver._judge import JudgedPipeline, JudgeLostError
-from spansift.receiver._spool import KIND_JSON, Record, Spool
+from spansift.receiver._spool import KIND_JSON, KIND_PROTOBUF, Record, Spool
 from spansift.sources.otlp_json import parse_json
 from spansift.sources.otlp_proto import decode_request
 
@@ -40,6 +44,7 @@ MAX_WAIT_S = 0.2  # the longest an accepted request waits before the worker look
 BATCH_RECORDS = 64
 BATCH_BYTES = 4 << 20
 RETRY_S = 0.5
+DEATHS_TO_QUARANTINE = 2  # judge deaths a record was in flight at before it is quarantined
 
 
 class Worker:
@@ -68,6 +73,8 @@ class Worker:
         self._pause_file = pause_file  # test hook: while this file exists, nothing is processed
         self._stopping = threading.Event()
         self._closing = False
+        self._in_flight: list[Record] = []  # sent to the judge, outcome not yet taken
+        self._deaths: dict[tuple[int, int], int] = {}  # suspect record -> judge deaths
         self._thread = threading.Thread(target=self._run, name="spansift-worker", daemon=True)
 
     def start(self) -> None:
@@ -94,6 +101,9 @@ class Worker:
                 self._drive()
                 return
             except JudgeLostError as exc:
+                for record in self._in_flight:
+                    self._deaths[record.end] = self._deaths.get(record.end, 0) + 1
+                self._in_flight = []
                 if self._closing or not self._restart_judge(str(exc)):
                     return
 
@@ -114,11 +124,12 @@ class Worker:
                     if self._stopping.wait(MAX_WAIT_S / 4):
                         return
                     continue
-                sent = self._send(spool.read(BATCH_RECORDS, BATCH_BYTES))
+                sent = self._send(self._read())
             records, sent = sent, None
             spans = self._take(records)
-            if self.judge is not None and spool.wait(0.0) and not self._paused():
-                sent = self._send(spool.read(BATCH_RECORDS, BATCH_BYTES))
+            careful = bool(self._deaths)  # one batch at a time, so a death names its record
+            if self.judge is not None and not careful and spool.wait(0.0) and not self._paused():
+                sent = self._send(self._read())
             while not self._commit(records, spans):
                 # While stopping, a failing database is not retried: the spool keeps the data.
                 if self._stopping.wait(RETRY_S):
@@ -127,9 +138,25 @@ class Worker:
     def _paused(self) -> bool:
         return self._pause_file is not None and os.path.exists(self._pause_file)
 
+    def _read(self) -> list[Record]:
+        """The next batch; one record at a time while a dead judge's suspects are ahead."""
+        return self.spool.read(1 if self._deaths else BATCH_RECORDS, BATCH_BYTES)
+
     def _send(self, records: list[Record]) -> list[Record]:
-        if self.judge is not None:
-            self.judge.submit(records)
+        judge = self.judge
+        if judge is None:
+            return records
+        submitted = []
+        for record in records:
+            if self._deaths.get(record.end, 0) >= DEATHS_TO_QUARANTINE:
+                self._poison(record, "the judge process died on it twice; not judged")
+                # In its place, an empty request: nothing to judge, and the batch keeps
+                # its positions (the outcome names poisoned records by index).
+                submitted.append(replace(record, kind=KIND_PROTOBUF, payload=b""))
+            else:
+                submitted.append(record)
+        self._in_flight += submitted
+        judge.submit(submitted)
         return records
 
     def _take(self, records: list[Record]) -> int:
@@ -140,6 +167,7 @@ class Worker:
             self._tick()
             return spans
         outcome = judge.collect()
+        del self._in_flight[: len(records)]
         self.driver.done.pending.extend(outcome.hits)
         for index, reason in outcome.poisoned:
             self._poison(records[index], reason)
@@ -222,6 +250,8 @@ class Worker:
             return False
         if records:
             self.spool.consume(records, keep_from=driver.pipeline.oldest_open_tag())
+            for record in records:
+                self._deaths.pop(record.end, None)
         self.committed_at = time.time()
         self.counters.processed(len(records), spans, hits, written)
         return True
