@@ -30,7 +30,7 @@ from bench_core import WORKLOADS, arguments, cpu, drive, parse
 from spansift.drive import Driver
 from spansift.rederive import Rederived, rederive
 from spansift.rules import RuleSet, load_ruleset
-from spansift.store.kept import folder_of, kept_files, start_keeping, stop_keeping
+from spansift.store.kept import TraceKeeper, folder_of, kept_files
 from spansift.store.log import ExceptionLog
 
 EPOCH = datetime(1970, 1, 1)
@@ -39,13 +39,9 @@ EPOCH = datetime(1970, 1, 1)
 def ingest(bodies: list[bytes], ruleset: RuleSet, db: Path, keep: bool) -> float:
     """CPU seconds of one ingest-like drive into a fresh log at `db`."""
     with ExceptionLog(db) as log:  # schema created outside the measure
-        if keep:
-            start_keeping(db, 1 << 40)
-        try:
-            return cpu(lambda: drive(Driver(ruleset, log, source="bench", event_time=True), bodies))
-        finally:
-            if keep:
-                stop_keeping(db)
+        keeper = TraceKeeper(db, 1 << 40) if keep else None
+        driver = Driver(ruleset, log, source="bench", event_time=True, keeper=keeper)
+        return cpu(lambda: drive(driver, bodies))
 
 
 def rederive_once(db: Path, ruleset: RuleSet) -> tuple[float, int]:

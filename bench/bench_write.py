@@ -63,7 +63,7 @@ def main() -> None:
         for name in names:
             bodies = [r.SerializeToString() for r in WORKLOADS[name](args.spans)]
             kept = Batches()
-            drive(Driver(ruleset, kept, source="bench", event_time=True, keep=False), bodies)  # type: ignore[arg-type]
+            drive(Driver(ruleset, kept, source="bench", event_time=True), bodies)  # type: ignore[arg-type]
             hits = sum(len(h) for h, _ in kept.batches)
             rounds, reads = [], []
             for n in range(args.repeats):

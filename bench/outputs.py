@@ -114,7 +114,7 @@ def workloads(out: IO[str], spans: int) -> None:
         for sift in (True, False):
             out.write(f"== workload {name} sift={sift}\n")
             log: Any = TextLog(out)
-            driver = Driver(ruleset, log, source="bench", event_time=True, sift=sift, keep=False)
+            driver = Driver(ruleset, log, source="bench", event_time=True, sift=sift)
             drive(driver, bodies)
             out.write(f"hits {driver.done.hits} seen {driver.spans_seen}\n")
 

@@ -27,7 +27,7 @@ from spansift.pipeline import Normalize, Pipeline
 from spansift.sift import Sifter
 from spansift.sources.otlp_proto import spans_from_request
 from spansift.sources.sdk import as_spans
-from spansift.store.kept import keeper_for
+from spansift.store.kept import TraceKeeper
 from spansift.store.quarantine import Quarantined, hit_payload, is_data_error, set_aside
 from spansift.traces import AssemblyLimits, Group
 
@@ -88,7 +88,7 @@ class Driver:
         limits: AssemblyLimits | None = None,
         sift: bool = True,
         normalize: Normalize = fields_of,
-        keep: bool = True,
+        keeper: TraceKeeper | None = None,
         pipeline: Pipeline | None = None,
     ) -> None:
         self.log = log
@@ -102,7 +102,7 @@ class Driver:
             ruleset, limits=chosen, clock=clock, save_runs=not event_time, normalize=normalize
         )
         # Closed traces are kept as Parquet beside the log when that is on (`store.kept`).
-        self.keeper = keeper_for(log.path) if keep else None
+        self.keeper = keeper
         if self.keeper is not None:
             self.pipeline.on_close = self._keep
         self._finished = False

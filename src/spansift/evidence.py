@@ -257,15 +257,20 @@ def _key_mode(key: str) -> int:
 
 
 def safe_attributes(
-    attributes: Mapping[str, AttrValue], allow: Iterable[str] = (), *, scrubbed: bool = True
+    attributes: Mapping[str, AttrValue],
+    allow: Iterable[str] = (),
+    *,
+    scrubbed: bool = True,
+    limit: int = MAX_ATTRIBUTES,
 ) -> dict[str, Any]:
     """Attributes minus redacted keys (unless allowed), values bounded and (unless not
-    `scrubbed`: spans held in memory are scrubbed when written) scrubbed by pattern."""
+    `scrubbed`: spans held in memory are scrubbed when written) scrubbed by pattern;
+    at most `limit` of them."""
     allowed = frozenset(allow) if allow else frozenset()
     out: dict[str, Any] = {}
     modes = _key_modes
     for key, value in attributes.items():
-        if len(out) >= MAX_ATTRIBUTES:
+        if len(out) >= limit:
             break
         if allowed and key in allowed:
             out[key] = bounded(value, scrubbed=False)

@@ -10,6 +10,7 @@ from spansift.drive import Driver
 from spansift.errors import InputError
 from spansift.rules import RuleSet
 from spansift.sources.files import Chunk, iter_file, iter_paths
+from spansift.store.kept import TraceKeeper
 from spansift.store.log import ExceptionLog
 from spansift.traces import AssemblyLimits
 
@@ -40,20 +41,22 @@ def ingest_paths(
     read: Callable[[Path], Iterable[Chunk]] = iter_file,
     *,
     limits: AssemblyLimits | None = None,
+    keeper: TraceKeeper | None = None,
 ) -> IngestResult:
     """Run every span in `paths` (files or folders) through the rules into `log`.
 
-    Traces close on event time (the latest span end read), so the rows depend on the
-    spans, not on how fast they were read. Bad lines and files are collected in
-    `rejected`; reading goes on. Hits are written in batches of `WRITE_BATCH`, so memory
-    stays bounded on long backfills. `on_progress(path, bytes_read)` follows each chunk.
-    When `should_stop()` turns true (checked per chunk) the hits found so far are
-    written and the traces still open are left unjudged; reading the same files again
-    completes the log. `read` turns one file into chunks (default: `iter_file`).
+        Traces close on event time (the latest span end read), so the rows depend on the
+        spans, not on how fast they were read. Bad lines and files are collected in
+        `rejected`; reading goes on. Hits are written in batches of `WRITE_BATCH`, so memory
+        stays bounded on long backfills. `on_progress(path, bytes_read)` follows each chunk.
+        When `should_stop()` turns true (checked per chunk) the hits found so far are
+        written and the traces still open are left unjudged; reading the same files again
+        completes the log. `read` turns one file into chunks (default: `iter_file`); `keeper`
+    keeps the closed traces for `rederive` (`--keep-traces`).
     """
     result = IngestResult()
     log.set_fingerprints(ruleset.fingerprints())
-    driver = Driver(ruleset, log, source="ingest", event_time=True, limits=limits)
+    driver = Driver(ruleset, log, source="ingest", event_time=True, limits=limits, keeper=keeper)
     for path in iter_paths(list(paths)):
         result.files += 1
         for chunk in read(path):

@@ -140,7 +140,7 @@ def rederive(
         log.set_fingerprints(ruleset.fingerprints())
     stored: dict[Key, dict[str, AttrValue]] = {}
     driver = Driver(
-        ruleset, log, source=ACTOR, event_time=True, sift=False, keep=False,
+        ruleset, log, source=ACTOR, event_time=True, sift=False,
         normalize=_normalize(stored),
     )  # fmt: skip
     produced: dict[str, Key] = {}

@@ -34,6 +34,7 @@ from spansift.remote import find_server
 from spansift.rules import RuleSet
 from spansift.sources._shift import newest_end_ns, shifted
 from spansift.sources.files import STDIN, Chunk, iter_file, iter_paths
+from spansift.store.kept import TraceKeeper
 
 PROGRESS_MIN_BYTES = 8 << 20
 
@@ -132,8 +133,11 @@ def ingest(
     ruleset = load_rules(rule_paths, contracts, no_default_rules=no_default_rules)
     if shift_to_now and STDIN in paths:
         fail("--shift-to-now reads the files twice; save standard input to a file first")
-    with private_files(), keeping(db, keep_traces, keep_max, click.echo):  # owner only
-        _ingest(paths, db, ruleset, shift_to_now=shift_to_now, owners=owners, contracts=contracts)
+    with private_files(), keeping(db, keep_traces, keep_max, click.echo) as keeper:  # owner only
+        _ingest(
+            paths, db, ruleset, shift_to_now=shift_to_now, owners=owners, contracts=contracts,
+            keeper=keeper,
+        )  # fmt: skip
 
 
 def _ingest(
@@ -144,6 +148,7 @@ def _ingest(
     shift_to_now: bool,
     owners: str | None,
     contracts: str | None,
+    keeper: TraceKeeper | None,
 ) -> None:
     routing = router(owner_rules(owners, contracts))
     try:
@@ -162,7 +167,7 @@ def _ingest(
     with log, _progress(paths) as progress, stop_on_interrupt() as stop:
         result = ingest_paths(
             paths, ruleset, log, on_file_done=progress.file_done,
-            on_progress=progress.at, should_stop=stop.is_set, read=read,
+            on_progress=progress.at, should_stop=stop.is_set, read=read, keeper=keeper,
         )  # fmt: skip
     _report(result, db)
     if ruleset.runtime_errors:

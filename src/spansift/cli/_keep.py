@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from spansift.store.kept import folder_of, parse_size, start_keeping, stop_keeping
+from spansift.store.kept import TraceKeeper, folder_of, parse_size
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_MAX = "2GiB"
@@ -41,17 +41,20 @@ def keep_options(func: F) -> F:
 
 
 @contextmanager
-def keeping(db: str, on: bool, max_bytes: int, say: Callable[[str], None]) -> Iterator[None]:
-    """Keep traces for `db` while the block runs (when `on`); then say what was kept."""
+def keeping(
+    db: str, on: bool, max_bytes: int, say: Callable[[str], None]
+) -> Iterator[TraceKeeper | None]:
+    """The keeper of `db`'s closed traces while the block runs (when `on`); then say what
+    was kept."""
     if not on:
-        yield
+        yield None
         return
-    start_keeping(db, max_bytes)
+    keeper = TraceKeeper(db, max_bytes)
     try:
-        yield
+        yield keeper
     finally:
-        keeper = stop_keeping(db)
-        if keeper is not None and (keeper.kept or keeper.failed):
+        keeper.flush()
+        if keeper.kept or keeper.failed:
             line = f"kept {keeper.kept:,} spans of closed traces in {folder_of(db)}"
             if keeper.files_deleted:
                 line += f" ({keeper.files_deleted:,} oldest files deleted to stay under the cap)"

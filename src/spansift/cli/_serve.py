@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from types import FrameType
 
 import click
@@ -242,8 +243,8 @@ def serve(
         judges=judges, rules=RuleSource(rule_paths, contracts, not no_default_rules),
     )  # fmt: skip
     # The log, its WAL, the spool and the token are evidence: readable by the owner only.
-    with private_files(), keeping(db, keep_traces, keep_max, say):
-        _run(config, ruleset, summary_every)
+    with private_files(), keeping(db, keep_traces, keep_max, say) as keeper:
+        _run(replace(config, keeper=keeper), ruleset, summary_every)
 
 
 def _run(config: ReceiverConfig, ruleset: RuleSet, summary_every: float) -> None:

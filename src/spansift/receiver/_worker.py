@@ -146,6 +146,10 @@ class Worker:
         judge = self.judge
         if judge is None:
             return records
+        if not self._deaths:  # the usual case: no judge died on records still unread
+            self._in_flight += records
+            judge.submit(records)
+            return records
         submitted = []
         for record in records:
             if self._deaths.get(record.end, 0) >= DEATHS_TO_QUARANTINE:

@@ -41,6 +41,7 @@ from spansift.receiver._stats import Counters
 from spansift.receiver._tls import grpc_credentials, server_context, wrap_http
 from spansift.receiver._worker import Worker
 from spansift.review.actions import ActionError, apply
+from spansift.store.kept import TraceKeeper
 from spansift.store.log import ExceptionLog
 from spansift.traces import AssemblyLimits
 
@@ -86,6 +87,7 @@ class ReceiverConfig:
     hooks: tuple[Hook, ...] = ()  # webhooks pushed one message per new or regressed pattern
     judges: int = 0  # 1: the pipeline runs in a judge process (loading `rules`); 0: in-process
     rules: RuleSource = field(default_factory=RuleSource)
+    keeper: TraceKeeper | None = None  # keeps closed traces for `rederive` (--keep-traces)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +153,10 @@ class Receiver:
         self._intake = intake = intake_class(spool, self.counters, config.limits)
         limits = AssemblyLimits(run_window_s=config.run_window_s)
         judged = JudgedPipeline(self.ruleset, config.rules, limits) if config.judges else None
-        driver = Driver(self.ruleset, log, source="receiver", limits=limits, pipeline=judged)
+        driver = Driver(
+            self.ruleset, log, source="receiver", limits=limits, pipeline=judged,
+            keeper=config.keeper,
+        )  # fmt: skip
         self._worker = Worker(spool, driver, self.counters, pause_file=config.pause_file)
         self._worker.start()
         # Review writes always need a token: the one given, else one kept beside the database.

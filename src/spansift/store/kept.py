@@ -33,7 +33,7 @@ from typing import Any
 import duckdb
 
 from spansift.errors import SpansiftError
-from spansift.evidence import MAX_ATTRIBUTES, bounded, is_redacted, safe_attributes
+from spansift.evidence import bounded, safe_attributes
 from spansift.model import AttrValue, Event, Span, SpanKind, SpanRecord, StatusCode
 from spansift.runs.state import thawed
 
@@ -42,7 +42,6 @@ FLUSH_SPANS = 50_000
 FLUSH_S = 60.0
 READ_BATCH = 5_000
 _logger = logging.getLogger(__name__)
-_OWN_PREFIX = "spansift."  # kept as sent, like evidence does
 COLUMNS = (
     ("trace_id", "VARCHAR"), ("span_id", "VARCHAR"), ("parent_span_id", "VARCHAR"),
     ("name", "VARCHAR"), ("kind", "TINYINT"), ("start_ns", "BIGINT"), ("end_ns", "BIGINT"),
@@ -79,15 +78,9 @@ def parse_size(text: str) -> int:
 
 
 def _fields(fields: Mapping[str, AttrValue]) -> dict[str, Any]:
-    """Canonical fields with evidence's redaction: redacted keys out, values scrubbed
-    (`safe_attributes`, without its cap on how many: a span's fields are all kept)."""
-    if len(fields) <= MAX_ATTRIBUTES:
-        return safe_attributes(fields)
-    return {
-        key: bounded(value, scrubbed=not key.startswith(_OWN_PREFIX))
-        for key, value in fields.items()
-        if not is_redacted(key)
-    }
+    """Canonical fields with evidence's redaction, without its cap on how many (a span's
+    fields are all kept)."""
+    return safe_attributes(fields, limit=len(fields))
 
 
 def row_of(record: SpanRecord) -> tuple[Any, ...]:
@@ -231,41 +224,6 @@ def kept_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(folder.glob("*.parquet"), key=lambda p: p.name)
-
-
-# -- which logs keep traces (process-wide, like the redaction policy) ---------------------
-
-_keepers: dict[str, TraceKeeper] = {}
-_keepers_lock = threading.Lock()
-
-
-def _key(db: str | Path) -> str:
-    return os.path.realpath(db)
-
-
-def start_keeping(db: str | Path, max_bytes: int) -> TraceKeeper:
-    """Keep the closed traces of every drive loop writing the log at `db` (this process)."""
-    keeper = TraceKeeper(db, max_bytes)
-    with _keepers_lock:
-        _keepers[_key(db)] = keeper
-    return keeper
-
-
-def keeper_for(db: str | Path) -> TraceKeeper | None:
-    """The keeper of the log at `db`, if keeping is on for it in this process."""
-    if str(db) == ":memory:":
-        return None
-    with _keepers_lock:
-        return _keepers.get(_key(db))
-
-
-def stop_keeping(db: str | Path) -> TraceKeeper | None:
-    """Write what is buffered and stop keeping for `db`; returns its keeper (for counts)."""
-    with _keepers_lock:
-        keeper = _keepers.pop(_key(db), None)
-    if keeper is not None:
-        keeper.flush()
-    return keeper
 
 
 # -- reading back ------------------------------------------------------------------------
